@@ -1,0 +1,82 @@
+# ledgerd build. Flavours: release (default, bin/), asan (build/asan, ASan+UBSan).
+#   make            bin/ledgerd bin/ledgerctl
+#   make test       installs missing Debian packages, builds, runs every test (unit + integration)
+#   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      the benchmarks (durable writes), figures printed
+#   make lint       clang-tidy; make format: clang-format -i
+FLAVOR ?= release
+BUILD := build/$(FLAVOR)
+ifeq ($(FLAVOR),release)
+BIN := bin
+else
+BIN := $(BUILD)/bin
+endif
+
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wwrite-strings
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP -I.
+ifeq ($(FLAVOR),asan)
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+OPT := -O2
+endif
+CFLAGS := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT)
+LIBS := -lrocksdb -lnats -lmsgpackc -lcrypto -lmicrohttpd -ljansson -lpthread -lm
+TEST_LIBS := -lcriterion -lcurl
+
+LIB_SRC := $(wildcard events/*.c store/*.c projections/*.c commands/*.c) \
+           $(filter-out api/main.c,$(wildcard api/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
+
+.PHONY: all deps test asan bench lint format clean
+all: $(BIN)/ledgerd $(BIN)/ledgerctl
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/libledger.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(BIN)/ledgerd: $(BUILD)/api/main.o $(BUILD)/libledger.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/ledgerctl: $(TOOLS_OBJ) $(BUILD)/libledger.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libledger.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@LEDGERD_BIN=$(abspath $(BIN)/ledgerd) LEDGERCTL_BIN=$(abspath $(BIN)/ledgerctl) \
+	  SHARED_DIR=$(abspath ../shared) bash scripts/run-tests.sh $(TEST_BIN)
+
+asan: deps
+	@$(MAKE) --no-print-directory FLAVOR=asan test
+
+bench: deps all
+	@bash bench/run.sh
+
+lint:
+	clang-tidy $(LIB_SRC) api/main.c tools/*.c -- $(CFLAGS_COMMON)
+
+format:
+	clang-format -i $(wildcard */*.c */*.h)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

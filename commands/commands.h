@@ -1,0 +1,168 @@
+/*
+ * commands.h: commands, decide(), and the sequencer, the one public header of commands/.
+ *
+ * Write path (DESIGN section 4): a caller fills a struct cmd and submits it; the sequencer thread
+ * drains the bounded queue in batches, decides each command against the in-memory state (command k
+ * sees commands 1..k-1), appends the batch's events, indexes, projection rows, idempotency records
+ * and chain head in ONE WriteBatch with sync=true, and only then calls each command's done().
+ *
+ * Ownership: the caller owns the struct cmd (and its transfer items) until done() is called; the
+ * sequencer writes only the result fields. done() runs on the sequencer thread and must not block.
+ */
+#ifndef LEDGER_COMMANDS_H
+#define LEDGER_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events/events.h"
+#include "projections/projections.h"
+
+struct store;
+
+/* The bank and branch codes of the IBANs this ledger issues (France, fictitious bank). */
+#define LEDGER_IBAN_BANK_CODE "19999"
+#define LEDGER_IBAN_BRANCH_CODE "00001"
+/* Holder of the internal accounts the ledger opens itself (funding accounts for deposits). */
+#define LEDGER_INTERNAL_HOLDER "ledger"
+
+enum cmd_type {
+    CMD_OPEN_ACCOUNT = 1,
+    CMD_BLOCK_ACCOUNT,
+    CMD_UNBLOCK_ACCOUNT,
+    CMD_CLOSE_ACCOUNT,
+    CMD_TRANSFERS, /* one or more transfers (a deposit is a transfer item of kind deposit) */
+};
+
+struct cmd_open_account {
+    struct ledger_id account_id; /* chosen at the edge (UUIDv7) */
+    uint8_t kind;                /* enum account_kind */
+    char holder_id[LEDGER_HOLDER_ID_MAX + 1];
+    char currency[4];
+    char friendly_name[LEDGER_FRIENDLY_NAME_MAX + 1];
+    int64_t overdraft_limit_minor;
+};
+
+struct cmd_account_action { /* block, unblock, close */
+    struct ledger_id account_id;
+    uint8_t reason; /* enum block_reason, block/unblock only */
+};
+
+struct transfer_item {
+    /* request */
+    struct ledger_id id; /* client-supplied or chosen at the edge */
+    struct ledger_id debit_account_id; /* ignored for deposits: the currency's funding account */
+    struct ledger_id credit_account_id;
+    int64_t amount_minor;
+    char currency[4];
+    uint8_t kind; /* enum transfer_kind */
+    char reference[LEDGER_REFERENCE_MAX + 1];
+    /* result */
+    enum ledger_err result;
+    const char *field; /* the offending field, or NULL */
+    uint64_t seq;      /* seq of the transfer.executed event (also for an idempotent replay) */
+    int64_t ts_ns;
+    bool replayed;     /* the id already existed with the same content: original answer */
+};
+
+struct cmd_transfers {
+    struct transfer_item *items;
+    size_t count; /* 1..LEDGER_BATCH_TRANSFERS_MAX */
+    bool linked;  /* all succeed or none */
+};
+
+struct cmd {
+    /* request, filled by the caller */
+    enum cmd_type type;
+    struct ledger_id cmd_id;
+    char actor[LEDGER_ACTOR_MAX + 1];
+    union {
+        struct cmd_open_account open;
+        struct cmd_account_action action;
+        struct cmd_transfers transfers;
+    } u;
+    /* idempotency: key = client id + 0x00 + Idempotency-Key; hash = SHA-256 of the request */
+    bool has_idempotency;
+    uint8_t idem_key[LEDGER_CLIENT_ID_MAX + 1 + LEDGER_IDEMPOTENCY_KEY_MAX];
+    size_t idem_key_len;
+    uint8_t request_hash[LEDGER_HASH_LEN];
+    /* Renders the response the caller will send (status + body) from the result fields; called on
+     * the sequencer thread for commands with an idempotency key, so that the same key gets the
+     * same bytes later. Returns the body length written into out (cap bytes), 0 if it does not fit. */
+    size_t (*render)(const struct cmd *c, int *status, char *out, size_t cap);
+    /* Completion, on the sequencer thread, after the batch is durable. */
+    void (*done)(struct cmd *c);
+    void *ctx;
+
+    /* result, filled by the sequencer */
+    enum ledger_err result; /* for CMD_TRANSFERS: OK unless the whole command failed */
+    const char *field;
+    uint64_t seq;    /* last event seq of this command, or the head when it appended nothing */
+    int64_t now_ns;  /* the command's time */
+    struct account account; /* snapshot after the command (account commands) */
+    /* set when the idempotency key was seen before with the same request: the stored answer */
+    bool idem_replayed;
+    int idem_status;
+    char *idem_body; /* malloc'd; freed by cmd_release() */
+    size_t idem_body_len;
+};
+
+/* Frees what the sequencer attached to a command (a replayed idempotent body). */
+void cmd_release(struct cmd *c);
+
+/* ---- decide (pure: state in, events out; no clock, no I/O) ------------------------------------ */
+
+/* Where decide() puts the events it produces; apply happens in the sequencer. */
+struct event_sink {
+    struct event *events;
+    size_t len;
+    size_t cap;
+    uint64_t next_seq; /* seq of the next event */
+};
+
+/* Decides c against st at time c->now_ns with actor c->actor: appends events to sink AND applies
+ * each to st, so the state reflects the command on return. Sets c->result/field (and per-item
+ * results). On a rejection nothing is appended and st is unchanged. */
+void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink);
+/* The most events decide() may append for c (for batch budgeting). */
+size_t decide_events_max(const struct cmd *c);
+
+/* ---- the sequencer ---------------------------------------------------------------------------- */
+
+struct sequencer;
+
+struct sequencer_metrics {
+    uint64_t events_appended;
+    uint64_t commits;
+    uint64_t commands;
+    uint64_t queue_depth;
+    uint64_t committed_seq;
+    /* batch size (events per commit) histogram: <=1, 2, 4, ... <=2^15 */
+    uint64_t batch_events_le[16];
+    /* commit (fsync) latency histogram, microseconds: <=50,100,250,500,1000,2500,5000,10000,+Inf */
+    uint64_t commit_us_le[9];
+    uint64_t commit_us_sum;
+};
+extern const unsigned sequencer_commit_us_bounds[8];
+
+/* Called after each durable commit with the last committed seq (sequencer thread; must not block). */
+typedef void (*sequencer_commit_fn)(void *arg, uint64_t committed_seq);
+
+/* Replays the log of st into a fresh state (verifying the hash chain) and starts the sequencer
+ * thread. Returns NULL and writes a reason to err when the log does not replay. */
+struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commit, void *arg, char *err,
+                                  size_t err_cap);
+/* Enqueues c. LEDGER_ERR_OK, LEDGER_ERR_BUSY (queue full) or LEDGER_ERR_SHUTTING_DOWN. Any thread. */
+enum ledger_err sequencer_submit(struct sequencer *s, struct cmd *c);
+/* Submits and waits for completion (for tools and tests; c->done and c->ctx are overwritten). */
+enum ledger_err sequencer_execute(struct sequencer *s, struct cmd *c);
+/* Stops accepting, decides and commits everything queued, joins the thread, frees. */
+void sequencer_stop(struct sequencer *s);
+void sequencer_metrics_read(struct sequencer *s, struct sequencer_metrics *out);
+/* Replay at start-up: events and time it took. */
+void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *seconds);
+/* Sets a clock for tests (Unix ns); NULL = CLOCK_REALTIME. Before any submit. */
+void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * decide.c: business rules, one decide per command. Pure: the state and the command in, events
+ * out; time is c->now_ns, assigned by the sequencer. Each produced event is applied to the state
+ * at once (command k of a batch sees commands 1..k-1).
+ *
+ * Transfer checks, in this order (each failure has its own code): same account on both sides,
+ * currency known, debit account exists, credit account exists, neither closed, neither blocked,
+ * currencies match, transfer id not reused, balances do not overflow, funds available.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands/commands.h"
+
+void cmd_release(struct cmd *c)
+{
+    free(c->idem_body);
+    c->idem_body = NULL;
+}
+
+size_t decide_events_max(const struct cmd *c)
+{
+    if (c->type != CMD_TRANSFERS)
+        return 1;
+    /* a deposit may open its currency's funding account first */
+    return c->u.transfers.count * 2;
+}
+
+static struct event *sink_next(struct event_sink *sink, const struct cmd *c, uint16_t type,
+                               const struct ledger_id *stream, uint64_t stream_ver)
+{
+    LEDGER_ASSERT(sink->len < sink->cap);
+    struct event *ev = &sink->events[sink->len++];
+    memset(ev, 0, sizeof *ev);
+    ev->seq = sink->next_seq++;
+    ev->ts_ns = c->now_ns;
+    ev->type = type;
+    ev->v = 1;
+    ev->stream = *stream;
+    ev->stream_ver = stream_ver;
+    ev->cmd_id = c->cmd_id;
+    memcpy(ev->actor, c->actor, sizeof ev->actor);
+    return ev;
+}
+
+/* Applies the event just appended; a decided event that does not apply is a programmer error. */
+static void sink_apply(struct ledger_state *st, struct event_sink *sink)
+{
+    enum ledger_err err = ledger_state_apply(st, &sink->events[sink->len - 1]);
+    LEDGER_ASSERT(err == LEDGER_ERR_OK);
+}
+
+static void reject(struct cmd *c, enum ledger_err err, const char *field)
+{
+    c->result = err;
+    c->field = field;
+}
+
+static void open_account_event(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
+                               const struct cmd_open_account *o)
+{
+    struct event *ev = sink_next(sink, c, EVENT_ACCOUNT_OPENED, &o->account_id, 1);
+    struct ev_account_opened *d = &ev->data.opened;
+    d->account_id = o->account_id;
+    d->kind = o->kind;
+    memcpy(d->holder_id, o->holder_id, sizeof d->holder_id);
+    memcpy(d->currency, o->currency, sizeof d->currency);
+    memcpy(d->friendly_name, o->friendly_name, sizeof d->friendly_name);
+    d->overdraft_limit_minor = o->overdraft_limit_minor;
+    /* account number: the opening rank, 11 digits; unique by construction */
+    char number[12];
+    snprintf(number, sizeof number, "%011llu", (unsigned long long)(ledger_state_account_count(st) + 1));
+    iban_fr_build(LEDGER_IBAN_BANK_CODE, LEDGER_IBAN_BRANCH_CODE, number, d->iban);
+    sink_apply(st, sink);
+}
+
+static void decide_open(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
+{
+    const struct cmd_open_account *o = &c->u.open;
+    if (money_currency_find(o->currency) == NULL)
+        return reject(c, LEDGER_ERR_CURRENCY_UNKNOWN, "currency");
+    if (o->overdraft_limit_minor < 0)
+        return reject(c, LEDGER_ERR_FIELD_INVALID, "overdraft_limit");
+    if (ledger_state_account(st, &o->account_id) != NULL)
+        return reject(c, LEDGER_ERR_INTERNAL, "id");
+    if (ledger_state_account_by_name(st, o->holder_id, o->friendly_name) != NULL)
+        return reject(c, LEDGER_ERR_FRIENDLY_NAME_TAKEN, "friendly_name");
+    if (ledger_state_account_count(st) >= LEDGER_ACCOUNTS_MAX)
+        return reject(c, LEDGER_ERR_BUSY, NULL);
+    open_account_event(st, c, sink, o);
+    c->account = *ledger_state_account(st, &o->account_id);
+}
+
+static void decide_account_action(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
+{
+    const struct cmd_account_action *a = &c->u.action;
+    struct account *acc = ledger_state_account(st, &a->account_id);
+    if (acc == NULL)
+        return reject(c, LEDGER_ERR_ACCOUNT_NOT_FOUND, "account_id");
+    if (acc->state == ACCOUNT_STATE_CLOSED)
+        return reject(c, LEDGER_ERR_ACCOUNT_CLOSED, "account_id");
+    uint16_t type;
+    if (c->type == CMD_BLOCK_ACCOUNT) {
+        if (acc->blocks & a->reason)
+            return reject(c, LEDGER_ERR_ACCOUNT_ALREADY_BLOCKED, "reason");
+        type = EVENT_ACCOUNT_BLOCKED;
+    } else if (c->type == CMD_UNBLOCK_ACCOUNT) {
+        if (!(acc->blocks & a->reason))
+            return reject(c, LEDGER_ERR_ACCOUNT_NOT_BLOCKED, "reason");
+        type = EVENT_ACCOUNT_UNBLOCKED;
+    } else {
+        if (acc->debits_pending != 0 || acc->credits_pending != 0)
+            return reject(c, LEDGER_ERR_ACCOUNT_HAS_PENDING, "account_id");
+        if (acc->debits_posted != acc->credits_posted)
+            return reject(c, LEDGER_ERR_BALANCE_NOT_ZERO, "account_id");
+        type = EVENT_ACCOUNT_CLOSED;
+    }
+    struct event *ev = sink_next(sink, c, type, &acc->id, acc->version + 1);
+    if (type == EVENT_ACCOUNT_CLOSED) {
+        ev->data.closed.account_id = acc->id;
+    } else {
+        ev->data.blocked.account_id = acc->id;
+        ev->data.blocked.reason = a->reason;
+    }
+    sink_apply(st, sink);
+    c->account = *acc;
+}
+
+/* The internal funding account of a currency, opened on first use. */
+static struct account *funding_account(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
+                                       const char *currency)
+{
+    char name[32];
+    snprintf(name, sizeof name, "internal:funding:%s", currency);
+    struct ledger_id id = ledger_id_from_name(name);
+    struct account *a = ledger_state_account(st, &id);
+    if (a != NULL)
+        return a;
+    struct cmd_open_account o = {.account_id = id, .kind = ACCOUNT_KIND_INTERNAL, .overdraft_limit_minor = 0};
+    snprintf(o.holder_id, sizeof o.holder_id, "%s", LEDGER_INTERNAL_HOLDER);
+    memcpy(o.currency, currency, 4);
+    snprintf(o.friendly_name, sizeof o.friendly_name, "funding-%s", currency);
+    open_account_event(st, c, sink, &o);
+    return ledger_state_account(st, &id);
+}
+
+static enum ledger_err check_party(const struct account *a, const char *currency)
+{
+    if (a->state == ACCOUNT_STATE_CLOSED)
+        return LEDGER_ERR_ACCOUNT_CLOSED;
+    if (a->blocks != 0)
+        return LEDGER_ERR_ACCOUNT_BLOCKED;
+    if (memcmp(a->currency, currency, 4) != 0)
+        return LEDGER_ERR_CURRENCY_MISMATCH;
+    return LEDGER_ERR_OK;
+}
+
+/* Funds and overflow: internal accounts may go negative; customer accounts down to -overdraft. */
+static enum ledger_err check_amounts(const struct account *dr, const struct account *cr, int64_t amount)
+{
+    int64_t sum;
+    if (!money_add(dr->debits_posted, amount, &sum) || !money_add(cr->credits_posted, amount, &sum))
+        return LEDGER_ERR_BALANCE_OVERFLOW;
+    if (dr->kind != ACCOUNT_KIND_CUSTOMER)
+        return LEDGER_ERR_OK;
+    struct balance b;
+    if (!account_balance(dr, &b))
+        return LEDGER_ERR_BALANCE_OVERFLOW;
+    return b.available >= amount ? LEDGER_ERR_OK : LEDGER_ERR_FUNDS_INSUFFICIENT;
+}
+
+/* Decides one transfer item; on success appends and applies its event(s). */
+static enum ledger_err decide_item(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
+                                   struct transfer_item *t)
+{
+    t->field = NULL;
+    if (money_currency_find(t->currency) == NULL)
+        return t->field = "currency", LEDGER_ERR_CURRENCY_UNKNOWN;
+    if (t->amount_minor <= 0)
+        return t->field = "amount", LEDGER_ERR_AMOUNT_NOT_POSITIVE;
+    struct account *cr = ledger_state_account(st, &t->credit_account_id);
+    const char *cr_field = t->kind == TRANSFER_KIND_DEPOSIT ? "account_id" : "credit_account_id";
+    if (cr == NULL)
+        return t->field = cr_field, LEDGER_ERR_ACCOUNT_NOT_FOUND;
+    if (t->kind == TRANSFER_KIND_DEPOSIT) {
+        if (cr->kind != ACCOUNT_KIND_CUSTOMER)
+            return t->field = cr_field, LEDGER_ERR_ACCOUNT_KIND_INVALID;
+        if (check_party(cr, t->currency) != LEDGER_ERR_OK)
+            return t->field = cr_field, check_party(cr, t->currency);
+        t->debit_account_id = funding_account(st, c, sink, t->currency)->id;
+    }
+    if (ledger_id_equal(&t->debit_account_id, &t->credit_account_id))
+        return t->field = "credit_account_id", LEDGER_ERR_SAME_ACCOUNT;
+    struct account *dr = ledger_state_account(st, &t->debit_account_id);
+    if (dr == NULL)
+        return t->field = "debit_account_id", LEDGER_ERR_ACCOUNT_NOT_FOUND;
+    enum ledger_err err = check_party(dr, t->currency);
+    if (err != LEDGER_ERR_OK)
+        return t->field = "debit_account_id", err;
+    if ((err = check_party(cr, t->currency)) != LEDGER_ERR_OK)
+        return t->field = cr_field, err;
+
+    struct ev_transfer_executed d = {.transfer_id = t->id, .debit_account_id = dr->id,
+                                     .credit_account_id = cr->id, .amount_minor = t->amount_minor,
+                                     .kind = t->kind};
+    memcpy(d.currency, t->currency, 4);
+    memcpy(d.reference, t->reference, sizeof d.reference);
+    uint64_t seen_seq, seen_content;
+    if (ledger_state_transfer(st, &t->id, &seen_seq, &seen_content)) {
+        if (seen_content != transfer_content_digest(&d))
+            return t->field = "id", LEDGER_ERR_TRANSFER_ID_REUSED;
+        t->seq = seen_seq;
+        t->replayed = true;
+        return LEDGER_ERR_OK;
+    }
+    if ((err = check_amounts(dr, cr, t->amount_minor)) != LEDGER_ERR_OK)
+        return t->field = "amount", err;
+    struct event *ev = sink_next(sink, c, EVENT_TRANSFER_EXECUTED, &t->id, 1);
+    ev->data.transfer = d;
+    sink_apply(st, sink);
+    t->seq = ev->seq;
+    t->ts_ns = ev->ts_ns;
+    return LEDGER_ERR_OK;
+}
+
+static void decide_transfers(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
+{
+    struct cmd_transfers *tr = &c->u.transfers;
+    ledger_state_reserve_transfers(st, tr->count);
+    size_t mark = ledger_state_mark(st), sink_mark = sink->len;
+    uint64_t seq_mark = sink->next_seq;
+    for (size_t i = 0; i < tr->count; i++) {
+        struct transfer_item *t = &tr->items[i];
+        t->replayed = false;
+        t->seq = 0;
+        t->result = decide_item(st, c, sink, t);
+        if (t->result == LEDGER_ERR_OK || !tr->linked)
+            continue;
+        /* linked: undo everything this command did, report the failing item and its siblings */
+        ledger_state_rollback(st, mark);
+        sink->len = sink_mark;
+        sink->next_seq = seq_mark;
+        for (size_t k = 0; k < tr->count; k++) {
+            if (k == i)
+                continue;
+            tr->items[k].result = LEDGER_ERR_LINKED_TRANSFER_FAILED;
+            tr->items[k].field = NULL;
+            tr->items[k].seq = 0;
+            tr->items[k].replayed = false;
+        }
+        break;
+    }
+    ledger_state_commit_undo(st);
+    c->result = LEDGER_ERR_OK;
+}
+
+void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
+{
+    LEDGER_ASSERT(sink->cap - sink->len >= decide_events_max(c));
+    c->result = LEDGER_ERR_OK;
+    c->field = NULL;
+    switch (c->type) {
+    case CMD_OPEN_ACCOUNT: decide_open(st, c, sink); break;
+    case CMD_BLOCK_ACCOUNT:
+    case CMD_UNBLOCK_ACCOUNT:
+    case CMD_CLOSE_ACCOUNT: decide_account_action(st, c, sink); break;
+    case CMD_TRANSFERS: decide_transfers(st, c, sink); break;
+    }
+    c->seq = sink->next_seq - 1;
+}

@@ -1,0 +1,418 @@
+/*
+ * sequencer.c: the one thread that owns all write state (DESIGN section 4).
+ *
+ * Loop: wait for commands -> take a batch (bounded by LEDGER_COMMIT_COMMANDS_MAX and the events
+ * budget LEDGER_COMMIT_EVENTS_MAX) -> for each command assign its time (strictly increasing),
+ * check its idempotency key, decide() it (applying its events to the state at once) -> encode and
+ * chain every event -> put events, stream index, account rows, holder index, idempotency records
+ * and the chain head into ONE WriteBatch -> commit with sync=true -> call done() of each command.
+ *
+ * Nothing is acknowledged before it is durable: done() runs only after store_commit() returned,
+ * and store_commit() aborts the process on failure (fail-stop), so in-memory state that the disk
+ * lacks is never observed.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands/commands.h"
+#include "store/store.h"
+
+#define IDEM_HEADER_BYTES (LEDGER_HASH_LEN + 8 + 2)
+
+const unsigned sequencer_commit_us_bounds[8] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+struct rendered {
+    int status;
+    char *body;
+    size_t len;
+};
+
+struct sequencer {
+    struct store *store;
+    struct ledger_state *state;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct cmd **ring;
+    size_t ring_head, ring_count;
+    bool stopping;
+    sequencer_commit_fn on_commit;
+    void *on_commit_arg;
+    int64_t (*clock)(void *arg);
+    void *clock_arg;
+    int64_t last_now;
+    struct store_head head;
+    /* per-batch scratch, allocated once */
+    struct store_batch *batch;
+    struct event *events;
+    struct cmd **taken;
+    struct rendered *rendered;
+    uint8_t *record;
+    char *render_buf;
+    struct sequencer_metrics m; /* written by the sequencer thread only, read with atomics */
+    uint64_t replay_events;
+    double replay_seconds;
+};
+
+static int64_t realtime_ns(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define M_ADD(field, v) __atomic_add_fetch(&s->m.field, (v), __ATOMIC_RELAXED)
+#define M_SET(field, v) __atomic_store_n(&s->m.field, (v), __ATOMIC_RELAXED)
+
+/* ---- idempotency ------------------------------------------------------------------------------ */
+
+/* Looks for c's key earlier in this batch, then on disk. true when c is answered (replayed or
+ * refused as a reuse with a different request); false when c must be decided. */
+static bool idem_check(struct sequencer *s, struct cmd *c, size_t index)
+{
+    for (size_t i = 0; i < index; i++) {
+        const struct cmd *o = s->taken[i];
+        if (!o->has_idempotency || o->idem_key_len != c->idem_key_len ||
+            memcmp(o->idem_key, c->idem_key, c->idem_key_len) != 0 || s->rendered[i].body == NULL)
+            continue;
+        if (memcmp(o->request_hash, c->request_hash, LEDGER_HASH_LEN) != 0) {
+            c->result = LEDGER_ERR_IDEMPOTENCY_KEY_REUSED;
+            c->field = "Idempotency-Key";
+            return true;
+        }
+        c->idem_replayed = true;
+        c->idem_status = s->rendered[i].status;
+        c->idem_body = malloc(s->rendered[i].len + 1);
+        LEDGER_ASSERT(c->idem_body != NULL);
+        memcpy(c->idem_body, s->rendered[i].body, s->rendered[i].len);
+        c->idem_body_len = s->rendered[i].len;
+        return true;
+    }
+    char *val = NULL;
+    size_t vlen = 0;
+    if (store_get(s->store, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, &val, &vlen) != LEDGER_ERR_OK)
+        return false;
+    bool answered = false;
+    if (vlen >= IDEM_HEADER_BYTES) {
+        int64_t ts = (int64_t)store_be_u64((const uint8_t *)val + LEDGER_HASH_LEN);
+        if (c->now_ns - ts <= LEDGER_IDEMPOTENCY_RETENTION_NS) {
+            answered = true;
+            if (memcmp(val, c->request_hash, LEDGER_HASH_LEN) != 0) {
+                c->result = LEDGER_ERR_IDEMPOTENCY_KEY_REUSED;
+                c->field = "Idempotency-Key";
+            } else {
+                const uint8_t *st = (const uint8_t *)val + LEDGER_HASH_LEN + 8;
+                c->idem_replayed = true;
+                c->idem_status = st[0] << 8 | st[1];
+                c->idem_body_len = vlen - IDEM_HEADER_BYTES;
+                c->idem_body = malloc(c->idem_body_len + 1);
+                LEDGER_ASSERT(c->idem_body != NULL);
+                memcpy(c->idem_body, val + IDEM_HEADER_BYTES, c->idem_body_len);
+            }
+        }
+    }
+    free(val);
+    return answered;
+}
+
+/* Renders c's answer and records it (key -> hash, time, status, body) in the batch. */
+static void idem_record(struct sequencer *s, struct cmd *c, size_t index)
+{
+    int status = 0;
+    size_t len = c->render(c, &status, s->render_buf + IDEM_HEADER_BYTES,
+                           LEDGER_HTTP_RESPONSE_BYTES_MAX - IDEM_HEADER_BYTES);
+    if (len == 0)
+        return; /* too large to keep: the key then behaves as unseen (documented) */
+    uint8_t *hdr = (uint8_t *)s->render_buf;
+    memcpy(hdr, c->request_hash, LEDGER_HASH_LEN);
+    store_u64_be((uint64_t)c->now_ns, hdr + LEDGER_HASH_LEN);
+    hdr[LEDGER_HASH_LEN + 8] = (uint8_t)(status >> 8);
+    hdr[LEDGER_HASH_LEN + 9] = (uint8_t)status;
+    store_batch_put(s->batch, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, s->render_buf,
+                    IDEM_HEADER_BYTES + len);
+    struct rendered *r = &s->rendered[index];
+    r->status = status;
+    r->len = len;
+    r->body = malloc(len);
+    LEDGER_ASSERT(r->body != NULL);
+    memcpy(r->body, s->render_buf + IDEM_HEADER_BYTES, len);
+}
+
+/* ---- one batch -------------------------------------------------------------------------------- */
+
+static void batch_decide(struct sequencer *s, size_t n, struct event_sink *sink)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct cmd *c = s->taken[i];
+        int64_t now = s->clock(s->clock_arg);
+        c->now_ns = now > s->last_now ? now : s->last_now + 1;
+        s->last_now = c->now_ns;
+        c->idem_replayed = false;
+        c->idem_body = NULL;
+        if (c->has_idempotency && idem_check(s, c, i)) {
+            c->seq = sink->next_seq - 1;
+            continue;
+        }
+        decide(s->state, c, sink);
+        if (c->has_idempotency && c->render != NULL)
+            idem_record(s, c, i);
+    }
+}
+
+static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
+{
+    for (size_t i = 0; i < sink->len; i++) {
+        struct event *ev = &sink->events[i];
+        memcpy(ev->prev_hash, s->head.hash, LEDGER_HASH_LEN);
+        size_t len = event_encode(ev, s->record, LEDGER_RECORD_BYTES_MAX);
+        LEDGER_ASSERT(len > 0 && ev->seq == s->head.seq + 1);
+        store_batch_put_event(s->batch, ev->seq, s->record, len);
+        store_batch_put_stream(s->batch, &ev->stream, ev->stream_ver, ev->seq);
+        if (ev->type == EVENT_ACCOUNT_OPENED) {
+            uint8_t key[LEDGER_HOLDER_ID_MAX + 17];
+            size_t klen = holder_key(ev->data.opened.holder_id, &ev->data.opened.account_id, key, sizeof key);
+            store_batch_put(s->batch, STORE_CF_PROJ_HOLDERS, key, klen, "", 0);
+        }
+        s->head.seq = ev->seq;
+        memcpy(s->head.hash, ev->hash, LEDGER_HASH_LEN);
+    }
+    size_t n = 0;
+    struct account **dirty = ledger_state_take_dirty(s->state, &n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t row[ACCOUNT_ROW_BYTES];
+        account_row_encode(dirty[i], row);
+        store_batch_put(s->batch, STORE_CF_PROJ_ACCOUNTS, dirty[i]->id.b, 16, row, sizeof row);
+    }
+    store_batch_set_head(s->batch, &s->head);
+}
+
+static void metrics_commit(struct sequencer *s, size_t events, int64_t commit_us)
+{
+    unsigned b = 0;
+    while (b < 15 && ((size_t)1 << b) < events)
+        b++;
+    M_ADD(batch_events_le[b], 1);
+    unsigned k = 0;
+    while (k < 8 && (unsigned)commit_us > sequencer_commit_us_bounds[k])
+        k++;
+    M_ADD(commit_us_le[k], 1);
+    M_ADD(commit_us_sum, (uint64_t)commit_us);
+    M_ADD(commits, 1);
+    M_ADD(events_appended, events);
+}
+
+static void batch_run(struct sequencer *s, size_t n)
+{
+    struct event_sink sink = {s->events, 0, LEDGER_COMMIT_EVENTS_MAX, s->head.seq + 1};
+    store_batch_clear(s->batch);
+    batch_decide(s, n, &sink);
+    batch_put_events(s, &sink);
+    if (store_batch_count(s->batch) > 0) {
+        int64_t t0 = mono_us();
+        store_commit(s->store, s->batch);
+        metrics_commit(s, sink.len, mono_us() - t0);
+    }
+    M_SET(committed_seq, s->head.seq);
+    M_ADD(commands, n);
+    if (s->on_commit != NULL && sink.len > 0)
+        s->on_commit(s->on_commit_arg, s->head.seq);
+    for (size_t i = 0; i < n; i++) {
+        free(s->rendered[i].body);
+        s->rendered[i].body = NULL;
+        s->taken[i]->done(s->taken[i]);
+    }
+}
+
+/* Takes a batch off the queue; 0 when stopping and the queue is empty. */
+static size_t queue_take(struct sequencer *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->ring_count == 0 && !s->stopping)
+        pthread_cond_wait(&s->cv, &s->mu);
+    size_t n = 0, budget = 0;
+    while (s->ring_count > 0 && n < LEDGER_COMMIT_COMMANDS_MAX) {
+        struct cmd *c = s->ring[s->ring_head];
+        size_t need = decide_events_max(c);
+        if (budget + need > LEDGER_COMMIT_EVENTS_MAX)
+            break;
+        budget += need;
+        s->taken[n++] = c;
+        s->ring_head = (s->ring_head + 1) % LEDGER_QUEUE_COMMANDS_MAX;
+        s->ring_count--;
+    }
+    M_SET(queue_depth, s->ring_count);
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static void *sequencer_main(void *arg)
+{
+    struct sequencer *s = arg;
+    size_t n;
+    while ((n = queue_take(s)) > 0)
+        batch_run(s, n);
+    return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------------- */
+
+static void *xmalloc(size_t n)
+{
+    void *p = calloc(1, n);
+    LEDGER_ASSERT(p != NULL);
+    return p;
+}
+
+static void sequencer_free(struct sequencer *s)
+{
+    ledger_state_free(s->state);
+    store_batch_free(s->batch);
+    free(s->ring);
+    free(s->events);
+    free(s->taken);
+    free(s->rendered);
+    free(s->record);
+    free(s->render_buf);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commit, void *arg, char *err,
+                                  size_t err_cap)
+{
+    struct sequencer *s = xmalloc(sizeof *s);
+    s->store = st;
+    s->state = ledger_state_new();
+    s->on_commit = on_commit;
+    s->on_commit_arg = arg;
+    s->clock = realtime_ns;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->ring = xmalloc(LEDGER_QUEUE_COMMANDS_MAX * sizeof *s->ring);
+    s->events = xmalloc(LEDGER_COMMIT_EVENTS_MAX * sizeof *s->events);
+    s->taken = xmalloc(LEDGER_COMMIT_COMMANDS_MAX * sizeof *s->taken);
+    s->rendered = xmalloc(LEDGER_COMMIT_COMMANDS_MAX * sizeof *s->rendered);
+    s->record = xmalloc(LEDGER_RECORD_BYTES_MAX);
+    s->render_buf = xmalloc(LEDGER_HTTP_RESPONSE_BYTES_MAX);
+    s->batch = store_batch_new(st);
+
+    int64_t t0 = mono_us();
+    uint64_t bad = 0;
+    if (ledger_replay(st, s->state, &bad, err, err_cap, NULL, NULL) != LEDGER_ERR_OK) {
+        sequencer_free(s);
+        return NULL;
+    }
+    s->head = store_head(st);
+    size_t n = 0;
+    ledger_state_take_dirty(s->state, &n);
+    s->replay_events = s->head.seq;
+    s->replay_seconds = (double)(mono_us() - t0) / 1e6;
+    s->m.committed_seq = s->head.seq;
+    /* time never goes back across a restart: start after the last event's time */
+    uint8_t rec[LEDGER_RECORD_BYTES_MAX];
+    size_t len = 0;
+    struct event last;
+    if (s->head.seq > 0 && store_get_event(st, s->head.seq, rec, sizeof rec, &len) == LEDGER_ERR_OK &&
+        event_decode(rec, len, &last) == LEDGER_ERR_OK)
+        s->last_now = last.ts_ns;
+    if (pthread_create(&s->thread, NULL, sequencer_main, s) != 0) {
+        snprintf(err, err_cap, "cannot start the sequencer thread");
+        sequencer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+enum ledger_err sequencer_submit(struct sequencer *s, struct cmd *c)
+{
+    LEDGER_ASSERT(c->done != NULL);
+    if (c->type == CMD_TRANSFERS)
+        LEDGER_ASSERT(c->u.transfers.count >= 1 && c->u.transfers.count <= LEDGER_BATCH_TRANSFERS_MAX);
+    pthread_mutex_lock(&s->mu);
+    enum ledger_err rc = LEDGER_ERR_OK;
+    if (s->stopping) {
+        rc = LEDGER_ERR_SHUTTING_DOWN;
+    } else if (s->ring_count == LEDGER_QUEUE_COMMANDS_MAX) {
+        rc = LEDGER_ERR_BUSY;
+    } else {
+        s->ring[(s->ring_head + s->ring_count) % LEDGER_QUEUE_COMMANDS_MAX] = c;
+        if (s->ring_count++ == 0)
+            pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void waiter_done(struct cmd *c)
+{
+    struct waiter *w = c->ctx;
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+enum ledger_err sequencer_execute(struct sequencer *s, struct cmd *c)
+{
+    struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    c->done = waiter_done;
+    c->ctx = &w;
+    enum ledger_err rc = sequencer_submit(s, c);
+    if (rc != LEDGER_ERR_OK)
+        return rc;
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    return LEDGER_ERR_OK;
+}
+
+void sequencer_stop(struct sequencer *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    sequencer_free(s);
+}
+
+void sequencer_metrics_read(struct sequencer *s, struct sequencer_metrics *out)
+{
+    uint64_t *dst = (uint64_t *)out;
+    const uint64_t *src = (const uint64_t *)&s->m;
+    for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *seconds)
+{
+    *events = s->replay_events;
+    *seconds = s->replay_seconds;
+}
+
+void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg)
+{
+    s->clock = now_ns ? now_ns : realtime_ns;
+    s->clock_arg = arg;
+}

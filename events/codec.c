@@ -1,0 +1,501 @@
+/*
+ * codec.c: the event record, msgpack with string keys (docs/EVENT-FORMAT.md is the specification).
+ *
+ * A record is a msgpack map of 11 entries in this fixed order:
+ *   seq, ts_ns, type, v, stream, stream_ver, cmd_id, actor, data, prev_hash, hash
+ * and hash = SHA-256(prev_hash || the same map without its last entry), i.e. the record's bytes
+ * with the map header 0x8b replaced by 0x8a and the trailing 39 bytes ("hash" key + bin 32) cut.
+ * The encoder always writes the smallest msgpack form of every value, so a stock msgpack library
+ * that re-encodes the decoded map minus "hash" (keeping key order) reproduces the hash input.
+ *
+ * The decoder accepts exactly this shape: unknown or missing keys, wrong types, truncated input,
+ * trailing bytes and over-long strings are LEDGER_ERR_DECODE, never a crash.
+ */
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "events/events.h"
+
+#define RECORD_ENTRIES 11
+#define HASH_TAIL_LEN 39 /* a4 "hash" c4 20 <32 bytes> */
+#define PREV_TAIL_LEN 44 /* a9 "prev_hash" c4 20 <32 bytes> */
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+struct fixed_buf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    bool overflow;
+};
+
+static int fixed_buf_write(void *data, const char *buf, size_t len)
+{
+    struct fixed_buf *fb = data;
+    if (fb->overflow || len > fb->cap - fb->len) {
+        fb->overflow = true;
+        return -1;
+    }
+    memcpy(fb->p + fb->len, buf, len);
+    fb->len += len;
+    return 0;
+}
+
+static void pack_key(msgpack_packer *pk, const char *key)
+{
+    size_t n = strlen(key);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, key, n);
+}
+
+static void pack_str(msgpack_packer *pk, const char *key, const char *value)
+{
+    pack_key(pk, key);
+    pack_key(pk, value);
+}
+
+static void pack_bin(msgpack_packer *pk, const char *key, const void *value, size_t n)
+{
+    pack_key(pk, key);
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, value, n);
+}
+
+static void pack_u64(msgpack_packer *pk, const char *key, uint64_t value)
+{
+    pack_key(pk, key);
+    msgpack_pack_uint64(pk, value);
+}
+
+static void pack_i64(msgpack_packer *pk, const char *key, int64_t value)
+{
+    pack_key(pk, key);
+    msgpack_pack_int64(pk, value);
+}
+
+static bool pack_data(msgpack_packer *pk, const struct event *ev)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_ACCOUNT_OPENED: {
+        const struct ev_account_opened *d = &ev->data.opened;
+        msgpack_pack_map(pk, 7);
+        pack_bin(pk, "account_id", d->account_id.b, 16);
+        pack_str(pk, "kind", account_kind_name(d->kind));
+        pack_str(pk, "holder_id", d->holder_id);
+        pack_str(pk, "currency", d->currency);
+        pack_str(pk, "friendly_name", d->friendly_name);
+        pack_i64(pk, "overdraft_limit", d->overdraft_limit_minor);
+        pack_str(pk, "iban", d->iban);
+        return true;
+    }
+    case EVENT_ACCOUNT_BLOCKED:
+    case EVENT_ACCOUNT_UNBLOCKED:
+        msgpack_pack_map(pk, 2);
+        pack_bin(pk, "account_id", ev->data.blocked.account_id.b, 16);
+        pack_str(pk, "reason", block_reason_name(ev->data.blocked.reason));
+        return true;
+    case EVENT_ACCOUNT_CLOSED:
+        msgpack_pack_map(pk, 1);
+        pack_bin(pk, "account_id", ev->data.closed.account_id.b, 16);
+        return true;
+    case EVENT_TRANSFER_EXECUTED: {
+        const struct ev_transfer_executed *d = &ev->data.transfer;
+        msgpack_pack_map(pk, 7);
+        pack_bin(pk, "transfer_id", d->transfer_id.b, 16);
+        pack_bin(pk, "debit_account_id", d->debit_account_id.b, 16);
+        pack_bin(pk, "credit_account_id", d->credit_account_id.b, 16);
+        pack_i64(pk, "amount", d->amount_minor);
+        pack_str(pk, "currency", d->currency);
+        pack_str(pk, "kind", transfer_kind_name(d->kind));
+        pack_str(pk, "reference", d->reference);
+        return true;
+    }
+    }
+    return false;
+}
+
+size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
+{
+    struct fixed_buf fb = {.p = out, .len = 0, .cap = cap, .overflow = false};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &fb, fixed_buf_write);
+
+    msgpack_pack_map(&pk, RECORD_ENTRIES);
+    pack_u64(&pk, "seq", ev->seq);
+    pack_i64(&pk, "ts_ns", ev->ts_ns);
+    pack_u64(&pk, "type", ev->type);
+    pack_u64(&pk, "v", ev->v);
+    pack_bin(&pk, "stream", ev->stream.b, 16);
+    pack_u64(&pk, "stream_ver", ev->stream_ver);
+    pack_bin(&pk, "cmd_id", ev->cmd_id.b, 16);
+    pack_str(&pk, "actor", ev->actor);
+    pack_key(&pk, "data");
+    if (!pack_data(&pk, ev))
+        return 0;
+    pack_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
+    if (fb.overflow || fb.len + HASH_TAIL_LEN > cap)
+        return 0;
+
+    uint8_t head[LEDGER_HASH_LEN + 1];
+    memcpy(head, ev->prev_hash, LEDGER_HASH_LEN);
+    head[LEDGER_HASH_LEN] = 0x80 | (RECORD_ENTRIES - 1);
+    ledger_sha256_2(head, sizeof head, out + 1, fb.len - 1, ev->hash);
+    pack_bin(&pk, "hash", ev->hash, LEDGER_HASH_LEN);
+    LEDGER_ASSERT(!fb.overflow && out[0] == (0x80 | RECORD_ENTRIES));
+    return fb.len;
+}
+
+bool event_hash_check(const uint8_t *buf, size_t len, const uint8_t *expected_prev)
+{
+    static const uint8_t hash_key[7] = {0xa4, 'h', 'a', 's', 'h', 0xc4, 0x20};
+    static const uint8_t prev_key[12] = {0xa9, 'p', 'r', 'e', 'v', '_', 'h', 'a', 's', 'h', 0xc4, 0x20};
+    if (len < 1 + HASH_TAIL_LEN + PREV_TAIL_LEN || buf[0] != (0x80 | RECORD_ENTRIES))
+        return false;
+    const uint8_t *hash_at = buf + len - HASH_TAIL_LEN;
+    const uint8_t *prev_at = hash_at - PREV_TAIL_LEN;
+    if (memcmp(hash_at, hash_key, sizeof hash_key) != 0 || memcmp(prev_at, prev_key, sizeof prev_key) != 0)
+        return false;
+    const uint8_t *prev = prev_at + sizeof prev_key;
+    if (expected_prev != NULL && memcmp(prev, expected_prev, LEDGER_HASH_LEN) != 0)
+        return false;
+    uint8_t head[LEDGER_HASH_LEN + 1], digest[LEDGER_HASH_LEN];
+    memcpy(head, prev, LEDGER_HASH_LEN);
+    head[LEDGER_HASH_LEN] = 0x80 | (RECORD_ENTRIES - 1);
+    ledger_sha256_2(head, sizeof head, buf + 1, len - 1 - HASH_TAIL_LEN, digest);
+    return memcmp(digest, hash_at + sizeof hash_key, LEDGER_HASH_LEN) == 0;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+static bool key_is(const msgpack_object *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+static bool get_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *out = o->via.u64;
+    return true;
+}
+
+static bool get_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return true;
+    }
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > INT64_MAX)
+        return false;
+    *out = (int64_t)o->via.u64;
+    return true;
+}
+
+static bool get_bin(const msgpack_object *o, void *out, size_t n)
+{
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
+        return false;
+    memcpy(out, o->via.bin.ptr, n);
+    return true;
+}
+
+static bool get_id(const msgpack_object *o, struct ledger_id *out)
+{
+    return get_bin(o, out->b, 16);
+}
+
+/* Copies a msgpack string into out (cap includes the NUL); rejects embedded NULs and overflow. */
+static bool get_str(const msgpack_object *o, char *out, size_t cap)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
+        return false;
+    if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return false;
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = '\0';
+    return true;
+}
+
+/* Data maps are decoded by a table: for each expected key, the field it fills. */
+enum field_kind { F_ID, F_STR, F_I64, F_KIND, F_REASON, F_TKIND };
+struct field_spec {
+    const char *key;
+    enum field_kind kind;
+    size_t offset;
+    size_t cap;
+};
+
+#define FS(key, kind, type, member) {key, kind, offsetof(type, member), sizeof(((type *)0)->member)}
+static const struct field_spec opened_fields[] = {
+    FS("account_id", F_ID, struct ev_account_opened, account_id),
+    FS("kind", F_KIND, struct ev_account_opened, kind),
+    FS("holder_id", F_STR, struct ev_account_opened, holder_id),
+    FS("currency", F_STR, struct ev_account_opened, currency),
+    FS("friendly_name", F_STR, struct ev_account_opened, friendly_name),
+    FS("overdraft_limit", F_I64, struct ev_account_opened, overdraft_limit_minor),
+    FS("iban", F_STR, struct ev_account_opened, iban),
+};
+static const struct field_spec blocked_fields[] = {
+    FS("account_id", F_ID, struct ev_account_blocked, account_id),
+    FS("reason", F_REASON, struct ev_account_blocked, reason),
+};
+static const struct field_spec closed_fields[] = {
+    FS("account_id", F_ID, struct ev_account_closed, account_id),
+};
+static const struct field_spec transfer_fields[] = {
+    FS("transfer_id", F_ID, struct ev_transfer_executed, transfer_id),
+    FS("debit_account_id", F_ID, struct ev_transfer_executed, debit_account_id),
+    FS("credit_account_id", F_ID, struct ev_transfer_executed, credit_account_id),
+    FS("amount", F_I64, struct ev_transfer_executed, amount_minor),
+    FS("currency", F_STR, struct ev_transfer_executed, currency),
+    FS("kind", F_TKIND, struct ev_transfer_executed, kind),
+    FS("reference", F_STR, struct ev_transfer_executed, reference),
+};
+#undef FS
+
+static bool decode_field(const struct field_spec *f, const msgpack_object *o, uint8_t *base)
+{
+    char text[16];
+    switch (f->kind) {
+    case F_ID: return get_id(o, (struct ledger_id *)(base + f->offset));
+    case F_STR: return get_str(o, (char *)(base + f->offset), f->cap);
+    case F_I64: return get_i64(o, (int64_t *)(base + f->offset));
+    case F_KIND: {
+        enum account_kind k;
+        if (!get_str(o, text, sizeof text) || !account_kind_parse(text, &k))
+            return false;
+        base[f->offset] = (uint8_t)k;
+        return true;
+    }
+    case F_REASON: {
+        enum block_reason r;
+        if (!get_str(o, text, sizeof text) || !block_reason_parse(text, &r))
+            return false;
+        base[f->offset] = (uint8_t)r;
+        return true;
+    }
+    case F_TKIND:
+        if (!get_str(o, text, sizeof text))
+            return false;
+        if (strcmp(text, "transfer") == 0)
+            base[f->offset] = TRANSFER_KIND_TRANSFER;
+        else if (strcmp(text, "deposit") == 0)
+            base[f->offset] = TRANSFER_KIND_DEPOSIT;
+        else
+            return false;
+        return true;
+    }
+    return false;
+}
+
+/* The data map must hold exactly the spec's keys, in the spec's order. */
+static bool decode_fields(const msgpack_object *o, const struct field_spec *spec, size_t n, void *base)
+{
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (!key_is(&kv->key, spec[i].key) || !decode_field(&spec[i], &kv->val, base))
+            return false;
+    }
+    return true;
+}
+
+#define DECODE_DATA(o, spec, dst) decode_fields(o, spec, sizeof spec / sizeof spec[0], dst)
+
+static bool decode_data(const msgpack_object *o, struct event *ev)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_ACCOUNT_OPENED: return DECODE_DATA(o, opened_fields, &ev->data.opened);
+    case EVENT_ACCOUNT_BLOCKED:
+    case EVENT_ACCOUNT_UNBLOCKED: return DECODE_DATA(o, blocked_fields, &ev->data.blocked);
+    case EVENT_ACCOUNT_CLOSED: return DECODE_DATA(o, closed_fields, &ev->data.closed);
+    case EVENT_TRANSFER_EXECUTED: return DECODE_DATA(o, transfer_fields, &ev->data.transfer);
+    }
+    return false;
+}
+
+static bool decode_envelope(const msgpack_object *root, struct event *ev)
+{
+    static const char *const keys[RECORD_ENTRIES] = {"seq", "ts_ns", "type", "v", "stream", "stream_ver",
+                                                     "cmd_id", "actor", "data", "prev_hash", "hash"};
+    if (root->type != MSGPACK_OBJECT_MAP || root->via.map.size != RECORD_ENTRIES)
+        return false;
+    const msgpack_object_kv *kv = root->via.map.ptr;
+    for (size_t i = 0; i < RECORD_ENTRIES; i++)
+        if (!key_is(&kv[i].key, keys[i]))
+            return false;
+    uint64_t type = 0, v = 0;
+    bool ok = get_u64(&kv[0].val, &ev->seq) && get_i64(&kv[1].val, &ev->ts_ns) &&
+              get_u64(&kv[2].val, &type) && get_u64(&kv[3].val, &v) && type <= UINT16_MAX &&
+              v <= UINT16_MAX && get_id(&kv[4].val, &ev->stream) &&
+              get_u64(&kv[5].val, &ev->stream_ver) && get_id(&kv[6].val, &ev->cmd_id) &&
+              get_str(&kv[7].val, ev->actor, sizeof ev->actor) &&
+              get_bin(&kv[9].val, ev->prev_hash, LEDGER_HASH_LEN) &&
+              get_bin(&kv[10].val, ev->hash, LEDGER_HASH_LEN);
+    if (!ok || v != 1)
+        return false;
+    ev->type = (uint16_t)type;
+    ev->v = (uint16_t)v;
+    return decode_data(&kv[8].val, ev);
+}
+
+enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out)
+{
+    if (buf == NULL || len == 0 || len > LEDGER_RECORD_BYTES_MAX)
+        return LEDGER_ERR_DECODE;
+    memset(out, 0, sizeof *out);
+    msgpack_unpacked msg;
+    msgpack_unpacked_init(&msg);
+    size_t off = 0;
+    msgpack_unpack_return rc = msgpack_unpack_next(&msg, (const char *)buf, len, &off);
+    bool ok = rc == MSGPACK_UNPACK_SUCCESS && off == len && decode_envelope(&msg.data, out);
+    msgpack_unpacked_destroy(&msg);
+    return ok ? LEDGER_ERR_OK : LEDGER_ERR_DECODE;
+}
+
+/* ---- JSON rendering ------------------------------------------------------------------------ */
+
+struct text_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool overflow;
+};
+
+static void tb_add(struct text_buf *tb, const char *s, size_t n)
+{
+    if (tb->overflow || n >= tb->cap - tb->len) {
+        tb->overflow = true;
+        return;
+    }
+    memcpy(tb->p + tb->len, s, n);
+    tb->len += n;
+    tb->p[tb->len] = '\0';
+}
+
+static void tb_fmt(struct text_buf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_fmt(struct text_buf *tb, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        tb->overflow = true;
+        return;
+    }
+    tb_add(tb, tmp, (size_t)n);
+}
+
+static void tb_json_str(struct text_buf *tb, const char *s)
+{
+    tb_add(tb, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            tb_add(tb, esc, 2);
+        } else if (c < 0x20) {
+            tb_fmt(tb, "\\u%04x", c);
+        } else {
+            tb_add(tb, (const char *)s, 1);
+        }
+    }
+    tb_add(tb, "\"", 1);
+}
+
+static void tb_kv_str(struct text_buf *tb, const char *key, const char *value)
+{
+    tb_fmt(tb, ",\"%s\":", key);
+    tb_json_str(tb, value);
+}
+
+static void tb_kv_id(struct text_buf *tb, const char *key, const struct ledger_id *id)
+{
+    char text[LEDGER_ID_TEXT_LEN + 1];
+    ledger_id_format(id, text);
+    tb_fmt(tb, ",\"%s\":\"%s\"", key, text);
+}
+
+static void data_to_json(struct text_buf *tb, const struct event *ev)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_ACCOUNT_OPENED: {
+        const struct ev_account_opened *d = &ev->data.opened;
+        tb_kv_id(tb, "account_id", &d->account_id);
+        tb_kv_str(tb, "kind", account_kind_name(d->kind));
+        tb_kv_str(tb, "holder_id", d->holder_id);
+        tb_kv_str(tb, "currency", d->currency);
+        tb_kv_str(tb, "friendly_name", d->friendly_name);
+        tb_fmt(tb, ",\"overdraft_limit\":%lld", (long long)d->overdraft_limit_minor);
+        tb_kv_str(tb, "iban", d->iban);
+        break;
+    }
+    case EVENT_ACCOUNT_BLOCKED:
+    case EVENT_ACCOUNT_UNBLOCKED:
+        tb_kv_id(tb, "account_id", &ev->data.blocked.account_id);
+        tb_kv_str(tb, "reason", block_reason_name(ev->data.blocked.reason));
+        break;
+    case EVENT_ACCOUNT_CLOSED:
+        tb_kv_id(tb, "account_id", &ev->data.closed.account_id);
+        break;
+    case EVENT_TRANSFER_EXECUTED: {
+        const struct ev_transfer_executed *d = &ev->data.transfer;
+        tb_kv_id(tb, "transfer_id", &d->transfer_id);
+        tb_kv_id(tb, "debit_account_id", &d->debit_account_id);
+        tb_kv_id(tb, "credit_account_id", &d->credit_account_id);
+        tb_fmt(tb, ",\"amount\":%lld", (long long)d->amount_minor);
+        tb_kv_str(tb, "currency", d->currency);
+        tb_kv_str(tb, "kind", transfer_kind_name(d->kind));
+        tb_kv_str(tb, "reference", d->reference);
+        break;
+    }
+    }
+}
+
+size_t event_to_json(const struct event *ev, char *out, size_t cap)
+{
+    struct text_buf tb = {.p = out, .len = 0, .cap = cap, .overflow = cap == 0};
+    char hex[2 * LEDGER_HASH_LEN + 1];
+    const char *name = event_type_name(ev->type);
+    tb_fmt(&tb, "{\"seq\":%llu,\"ts_ns\":%lld,\"type\":\"%s\",\"type_id\":%u,\"v\":%u",
+           (unsigned long long)ev->seq, (long long)ev->ts_ns, name ? name : "unknown", ev->type, ev->v);
+    tb_kv_id(&tb, "stream", &ev->stream);
+    tb_fmt(&tb, ",\"stream_ver\":%llu", (unsigned long long)ev->stream_ver);
+    tb_kv_id(&tb, "cmd_id", &ev->cmd_id);
+    tb_kv_str(&tb, "actor", ev->actor);
+    tb_add(&tb, ",\"data\":{", 9);
+    size_t data_at = tb.len;
+    data_to_json(&tb, ev);
+    if (!tb.overflow && tb.len > data_at && tb.p[data_at] == ',') { /* drop the first comma */
+        memmove(tb.p + data_at, tb.p + data_at + 1, tb.len - data_at);
+        tb.len--;
+    }
+    tb_add(&tb, "}", 1);
+    ledger_hex(ev->prev_hash, LEDGER_HASH_LEN, hex);
+    tb_fmt(&tb, ",\"prev_hash\":\"%s\"", hex);
+    ledger_hex(ev->hash, LEDGER_HASH_LEN, hex);
+    tb_fmt(&tb, ",\"hash\":\"%s\"}", hex);
+    return tb.overflow ? 0 : tb.len;
+}
+
+bool event_touches_account(const struct event *ev, const struct ledger_id *account_id)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_ACCOUNT_OPENED: return ledger_id_equal(&ev->data.opened.account_id, account_id);
+    case EVENT_ACCOUNT_BLOCKED:
+    case EVENT_ACCOUNT_UNBLOCKED: return ledger_id_equal(&ev->data.blocked.account_id, account_id);
+    case EVENT_ACCOUNT_CLOSED: return ledger_id_equal(&ev->data.closed.account_id, account_id);
+    case EVENT_TRANSFER_EXECUTED:
+        return ledger_id_equal(&ev->data.transfer.debit_account_id, account_id) ||
+               ledger_id_equal(&ev->data.transfer.credit_account_id, account_id);
+    }
+    return false;
+}

@@ -1,0 +1,480 @@
+/*
+ * state.c: the inline projection (struct ledger_state), see projections.h.
+ *
+ * Invariants:
+ *   - accounts live in fixed-size chunks, so a struct account pointer stays valid for the life of
+ *     the state (decide() holds pointers across applies);
+ *   - the three indexes (id -> account, holder+name -> account, transfer id -> seq) use linear
+ *     probing at load <= 1/2; nothing is ever deleted except by LIFO rollback, which restores the
+ *     exact previous table (an insert only ever fills the first empty slot of its probe path);
+ *   - per currency, sum(debits_posted) == sum(credits_posted) after every applied transfer.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "events/events.h"
+#include "projections/projections.h"
+
+#define CHUNK_ACCOUNTS 4096
+#define CHUNKS_MAX (LEDGER_ACCOUNTS_MAX / CHUNK_ACCOUNTS)
+#define INDEX_INITIAL 1024
+
+struct transfer_slot {
+    struct ledger_id id;
+    uint64_t seq; /* 0 = empty */
+    uint64_t content;
+};
+
+struct undo_entry {
+    struct account *account; /* NULL: undo a transfer-id insert at slot */
+    size_t slot;
+    int64_t debits_posted, credits_posted;
+};
+
+struct ledger_state {
+    struct account *chunks[CHUNKS_MAX];
+    uint64_t count;
+    uint32_t *by_id;   /* account index + 1; 0 = empty */
+    uint32_t *by_name;
+    size_t index_cap;
+    struct transfer_slot *transfers;
+    size_t transfers_cap, transfers_count;
+    struct undo_entry *undo;
+    size_t undo_len, undo_cap;
+    struct account **dirty;
+    size_t dirty_len, dirty_cap;
+    uint64_t seed;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static uint64_t hash_id(const struct ledger_state *st, const struct ledger_id *id)
+{
+    uint64_t lo, hi;
+    memcpy(&lo, id->b, 8);
+    memcpy(&hi, id->b + 8, 8);
+    return mix64(lo ^ st->seed) ^ mix64(hi + 0x9e3779b97f4a7c15ull);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t hash_name(const struct ledger_state *st, const char *holder, const char *name)
+{
+    uint64_t h = hash_bytes(0xcbf29ce484222325ull ^ st->seed, holder, strlen(holder) + 1);
+    return mix64(hash_bytes(h, name, strlen(name)));
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    LEDGER_ASSERT(p != NULL);
+    return p;
+}
+
+struct ledger_state *ledger_state_new(void)
+{
+    struct ledger_state *st = xcalloc(1, sizeof *st);
+    if (getrandom(&st->seed, sizeof st->seed, 0) != sizeof st->seed)
+        st->seed = 0x5eed;
+    st->index_cap = INDEX_INITIAL;
+    st->by_id = xcalloc(st->index_cap, sizeof *st->by_id);
+    st->by_name = xcalloc(st->index_cap, sizeof *st->by_name);
+    st->transfers_cap = INDEX_INITIAL;
+    st->transfers = xcalloc(st->transfers_cap, sizeof *st->transfers);
+    return st;
+}
+
+void ledger_state_free(struct ledger_state *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < CHUNKS_MAX && st->chunks[i]; i++)
+        free(st->chunks[i]);
+    free(st->by_id);
+    free(st->by_name);
+    free(st->transfers);
+    free(st->undo);
+    free(st->dirty);
+    free(st);
+}
+
+struct account *ledger_state_account_at(struct ledger_state *st, uint64_t i)
+{
+    LEDGER_ASSERT(i < st->count);
+    return &st->chunks[i / CHUNK_ACCOUNTS][i % CHUNK_ACCOUNTS];
+}
+
+uint64_t ledger_state_account_count(const struct ledger_state *st)
+{
+    return st->count;
+}
+
+struct account *ledger_state_account(struct ledger_state *st, const struct ledger_id *id)
+{
+    size_t mask = st->index_cap - 1;
+    for (size_t i = hash_id(st, id) & mask;; i = (i + 1) & mask) {
+        uint32_t v = st->by_id[i];
+        if (v == 0)
+            return NULL;
+        struct account *a = ledger_state_account_at(st, v - 1);
+        if (ledger_id_equal(&a->id, id))
+            return a;
+    }
+}
+
+struct account *ledger_state_account_by_name(struct ledger_state *st, const char *holder_id, const char *name)
+{
+    size_t mask = st->index_cap - 1;
+    for (size_t i = hash_name(st, holder_id, name) & mask;; i = (i + 1) & mask) {
+        uint32_t v = st->by_name[i];
+        if (v == 0)
+            return NULL;
+        struct account *a = ledger_state_account_at(st, v - 1);
+        if (strcmp(a->holder_id, holder_id) == 0 && strcmp(a->friendly_name, name) == 0)
+            return a;
+    }
+}
+
+static void index_insert(struct ledger_state *st, uint32_t *table, uint64_t h, uint32_t value)
+{
+    size_t mask = st->index_cap - 1;
+    size_t i = h & mask;
+    while (table[i] != 0)
+        i = (i + 1) & mask;
+    table[i] = value;
+}
+
+static void index_grow(struct ledger_state *st)
+{
+    free(st->by_id);
+    free(st->by_name);
+    st->index_cap *= 2;
+    st->by_id = xcalloc(st->index_cap, sizeof *st->by_id);
+    st->by_name = xcalloc(st->index_cap, sizeof *st->by_name);
+    for (uint64_t i = 0; i < st->count; i++) {
+        struct account *a = ledger_state_account_at(st, i);
+        index_insert(st, st->by_id, hash_id(st, &a->id), (uint32_t)i + 1);
+        index_insert(st, st->by_name, hash_name(st, a->holder_id, a->friendly_name), (uint32_t)i + 1);
+    }
+}
+
+static void mark_dirty(struct ledger_state *st, struct account *a, uint64_t seq)
+{
+    a->last_seq = seq;
+    if (a->dirty)
+        return;
+    if (st->dirty_len == st->dirty_cap) {
+        st->dirty_cap = st->dirty_cap ? st->dirty_cap * 2 : 1024;
+        st->dirty = realloc(st->dirty, st->dirty_cap * sizeof *st->dirty);
+        LEDGER_ASSERT(st->dirty != NULL);
+    }
+    a->dirty = true;
+    st->dirty[st->dirty_len++] = a;
+}
+
+struct account **ledger_state_take_dirty(struct ledger_state *st, size_t *n)
+{
+    *n = st->dirty_len;
+    for (size_t i = 0; i < st->dirty_len; i++)
+        st->dirty[i]->dirty = false;
+    st->dirty_len = 0;
+    return st->dirty;
+}
+
+static enum ledger_err apply_opened(struct ledger_state *st, const struct event *ev)
+{
+    const struct ev_account_opened *d = &ev->data.opened;
+    if (st->count >= LEDGER_ACCOUNTS_MAX || ledger_state_account(st, &d->account_id) != NULL ||
+        ledger_state_account_by_name(st, d->holder_id, d->friendly_name) != NULL)
+        return LEDGER_ERR_DECODE;
+    if (st->count % CHUNK_ACCOUNTS == 0)
+        st->chunks[st->count / CHUNK_ACCOUNTS] = xcalloc(CHUNK_ACCOUNTS, sizeof(struct account));
+    uint64_t index = st->count++;
+    struct account *a = ledger_state_account_at(st, index);
+    memset(a, 0, sizeof *a);
+    a->id = d->account_id;
+    a->kind = d->kind;
+    a->state = ACCOUNT_STATE_ACTIVE;
+    memcpy(a->currency, d->currency, sizeof a->currency);
+    memcpy(a->holder_id, d->holder_id, sizeof a->holder_id);
+    memcpy(a->friendly_name, d->friendly_name, sizeof a->friendly_name);
+    memcpy(a->iban, d->iban, sizeof a->iban);
+    a->overdraft_limit_minor = d->overdraft_limit_minor;
+    a->version = 1;
+    a->opened_seq = ev->seq;
+    a->opened_ts_ns = ev->ts_ns;
+    if (st->count * 2 > st->index_cap) {
+        index_grow(st);
+    } else {
+        index_insert(st, st->by_id, hash_id(st, &a->id), (uint32_t)index + 1);
+        index_insert(st, st->by_name, hash_name(st, a->holder_id, a->friendly_name), (uint32_t)index + 1);
+    }
+    mark_dirty(st, a, ev->seq);
+    return LEDGER_ERR_OK;
+}
+
+static enum ledger_err apply_account_change(struct ledger_state *st, const struct event *ev)
+{
+    const struct ledger_id *id = ev->type == EVENT_ACCOUNT_CLOSED ? &ev->data.closed.account_id
+                                                                  : &ev->data.blocked.account_id;
+    struct account *a = ledger_state_account(st, id);
+    if (a == NULL || a->state == ACCOUNT_STATE_CLOSED)
+        return LEDGER_ERR_DECODE;
+    uint8_t bit = ev->data.blocked.reason;
+    switch (ev->type) {
+    case EVENT_ACCOUNT_BLOCKED:
+        if (a->blocks & bit)
+            return LEDGER_ERR_DECODE;
+        a->blocks |= bit;
+        break;
+    case EVENT_ACCOUNT_UNBLOCKED:
+        if (!(a->blocks & bit))
+            return LEDGER_ERR_DECODE;
+        a->blocks &= (uint8_t)~bit;
+        break;
+    default:
+        a->state = ACCOUNT_STATE_CLOSED;
+        break;
+    }
+    a->version++;
+    mark_dirty(st, a, ev->seq);
+    return LEDGER_ERR_OK;
+}
+
+uint64_t transfer_content_digest(const struct ev_transfer_executed *t)
+{
+    uint64_t h = hash_bytes(0xcbf29ce484222325ull, t->debit_account_id.b, 16);
+    h = hash_bytes(h, t->credit_account_id.b, 16);
+    h = hash_bytes(h, &t->amount_minor, sizeof t->amount_minor);
+    h = hash_bytes(h, t->currency, 3);
+    h = hash_bytes(h, &t->kind, 1);
+    return mix64(hash_bytes(h, t->reference, strlen(t->reference)));
+}
+
+static size_t transfer_probe(const struct ledger_state *st, const struct ledger_id *id)
+{
+    size_t mask = st->transfers_cap - 1;
+    size_t i = hash_id(st, id) & mask;
+    while (st->transfers[i].seq != 0 && !ledger_id_equal(&st->transfers[i].id, id))
+        i = (i + 1) & mask;
+    return i;
+}
+
+bool ledger_state_transfer(const struct ledger_state *st, const struct ledger_id *id, uint64_t *seq,
+                           uint64_t *content)
+{
+    const struct transfer_slot *s = &st->transfers[transfer_probe(st, id)];
+    if (s->seq == 0)
+        return false;
+    *seq = s->seq;
+    *content = s->content;
+    return true;
+}
+
+static void transfers_grow(struct ledger_state *st, size_t need)
+{
+    size_t cap = st->transfers_cap;
+    while ((st->transfers_count + need) * 2 > cap)
+        cap *= 2;
+    if (cap == st->transfers_cap)
+        return;
+    struct transfer_slot *old = st->transfers;
+    size_t old_cap = st->transfers_cap;
+    st->transfers = xcalloc(cap, sizeof *st->transfers);
+    st->transfers_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].seq != 0)
+            st->transfers[transfer_probe(st, &old[i].id)] = old[i];
+    free(old);
+}
+
+void ledger_state_reserve_transfers(struct ledger_state *st, size_t n)
+{
+    transfers_grow(st, n);
+}
+
+static void undo_push(struct ledger_state *st, struct account *a, size_t slot)
+{
+    if (st->undo_len == st->undo_cap) {
+        st->undo_cap = st->undo_cap ? st->undo_cap * 2 : 1024;
+        st->undo = realloc(st->undo, st->undo_cap * sizeof *st->undo);
+        LEDGER_ASSERT(st->undo != NULL);
+    }
+    struct undo_entry *u = &st->undo[st->undo_len++];
+    u->account = a;
+    u->slot = slot;
+    if (a != NULL) {
+        u->debits_posted = a->debits_posted;
+        u->credits_posted = a->credits_posted;
+    }
+}
+
+static enum ledger_err apply_transfer(struct ledger_state *st, const struct event *ev)
+{
+    const struct ev_transfer_executed *t = &ev->data.transfer;
+    struct account *dr = ledger_state_account(st, &t->debit_account_id);
+    struct account *cr = ledger_state_account(st, &t->credit_account_id);
+    int64_t new_dr, new_cr;
+    if (dr == NULL || cr == NULL || dr == cr || t->amount_minor <= 0 ||
+        memcmp(dr->currency, t->currency, 4) != 0 || memcmp(cr->currency, t->currency, 4) != 0 ||
+        !money_add(dr->debits_posted, t->amount_minor, &new_dr) ||
+        !money_add(cr->credits_posted, t->amount_minor, &new_cr))
+        return LEDGER_ERR_DECODE;
+    transfers_grow(st, 1);
+    size_t slot = transfer_probe(st, &t->transfer_id);
+    if (st->transfers[slot].seq != 0)
+        return LEDGER_ERR_DECODE;
+    undo_push(st, NULL, slot);
+    undo_push(st, dr, 0);
+    undo_push(st, cr, 0);
+    st->transfers[slot] = (struct transfer_slot){t->transfer_id, ev->seq, transfer_content_digest(t)};
+    st->transfers_count++;
+    dr->debits_posted = new_dr;
+    cr->credits_posted = new_cr;
+    mark_dirty(st, dr, ev->seq);
+    mark_dirty(st, cr, ev->seq);
+    return LEDGER_ERR_OK;
+}
+
+enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *ev)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_ACCOUNT_OPENED: return apply_opened(st, ev);
+    case EVENT_ACCOUNT_BLOCKED:
+    case EVENT_ACCOUNT_UNBLOCKED:
+    case EVENT_ACCOUNT_CLOSED: return apply_account_change(st, ev);
+    case EVENT_TRANSFER_EXECUTED: return apply_transfer(st, ev);
+    }
+    return LEDGER_ERR_DECODE;
+}
+
+size_t ledger_state_mark(struct ledger_state *st)
+{
+    return st->undo_len;
+}
+
+void ledger_state_rollback(struct ledger_state *st, size_t mark)
+{
+    LEDGER_ASSERT(mark <= st->undo_len);
+    while (st->undo_len > mark) {
+        struct undo_entry *u = &st->undo[--st->undo_len];
+        if (u->account != NULL) {
+            u->account->debits_posted = u->debits_posted;
+            u->account->credits_posted = u->credits_posted;
+        } else {
+            memset(&st->transfers[u->slot], 0, sizeof st->transfers[u->slot]);
+            st->transfers_count--;
+        }
+    }
+}
+
+void ledger_state_commit_undo(struct ledger_state *st)
+{
+    st->undo_len = 0;
+}
+
+/* ---- balances, digest, rows ------------------------------------------------------------------- */
+
+bool account_balance(const struct account *a, struct balance *out)
+{
+    int64_t posted, pending, available;
+    int64_t overdraft = a->kind == ACCOUNT_KIND_CUSTOMER ? a->overdraft_limit_minor : 0;
+    if (!money_sub(a->credits_posted, a->debits_posted, &posted) ||
+        !money_sub(a->credits_pending, a->debits_pending, &pending) ||
+        !money_sub(posted, a->debits_pending, &available) || !money_add(available, overdraft, &available))
+        return false;
+    out->posted = posted;
+    out->pending = pending;
+    out->available = available;
+    return true;
+}
+
+bool account_is_blocked(const struct account *a)
+{
+    return a->state == ACCOUNT_STATE_ACTIVE && a->blocks != 0;
+}
+
+const char *account_state_name(const struct account *a)
+{
+    if (a->state == ACCOUNT_STATE_CLOSED)
+        return "closed";
+    return a->blocks ? "blocked" : "active";
+}
+
+static int cmp_account_ptr(const void *x, const void *y)
+{
+    const struct account *a = *(const struct account *const *)x;
+    const struct account *b = *(const struct account *const *)y;
+    return memcmp(a->id.b, b->id.b, 16);
+}
+
+void ledger_state_digest(struct ledger_state *st, uint8_t out[LEDGER_HASH_LEN])
+{
+    struct account **sorted = xcalloc(st->count ? st->count : 1, sizeof *sorted);
+    for (uint64_t i = 0; i < st->count; i++)
+        sorted[i] = ledger_state_account_at(st, i);
+    qsort(sorted, st->count, sizeof *sorted, cmp_account_ptr);
+    uint8_t acc[LEDGER_HASH_LEN] = {0};
+    for (uint64_t i = 0; i < st->count; i++) {
+        uint8_t rec[16 + 4 * 8];
+        const struct account *a = sorted[i];
+        memcpy(rec, a->id.b, 16);
+        int64_t v[4] = {a->debits_posted, a->credits_posted, a->debits_pending, a->credits_pending};
+        for (int k = 0; k < 4; k++) {
+            uint64_t u = (uint64_t)v[k];
+            for (int j = 0; j < 8; j++)
+                rec[16 + 8 * k + j] = (uint8_t)(u >> (56 - 8 * j));
+        }
+        ledger_sha256_2(acc, sizeof acc, rec, sizeof rec, acc); /* running hash over sorted rows */
+    }
+    memcpy(out, acc, LEDGER_HASH_LEN);
+    free(sorted);
+}
+
+#define ACCOUNT_ROW_VERSION 1u
+
+void account_row_encode(const struct account *a, uint8_t out[ACCOUNT_ROW_BYTES])
+{
+    uint32_t version = ACCOUNT_ROW_VERSION;
+    memcpy(out, &version, 4);
+    memcpy(out + 4, a, sizeof *a); /* accounts are zeroed at creation: padding bytes are zero */
+    out[4 + offsetof(struct account, dirty)] = 0;
+}
+
+bool account_row_decode(const void *row, size_t len, struct account *out)
+{
+    uint32_t version;
+    if (len != ACCOUNT_ROW_BYTES)
+        return false;
+    memcpy(&version, row, 4);
+    if (version != ACCOUNT_ROW_VERSION)
+        return false;
+    memcpy(out, (const uint8_t *)row + 4, sizeof *out);
+    return true;
+}
+
+size_t holder_key(const char *holder_id, const struct ledger_id *account_id, uint8_t *out, size_t cap)
+{
+    size_t n = strlen(holder_id);
+    LEDGER_ASSERT(n + 17 <= cap);
+    memcpy(out, holder_id, n);
+    out[n] = 0;
+    if (account_id != NULL)
+        memcpy(out + n + 1, account_id->b, 16);
+    return account_id != NULL ? n + 17 : n + 1;
+}

@@ -1,0 +1,482 @@
+/*
+ * store.c: the event log on RocksDB (see store.h for the column families).
+ *
+ * Invariants:
+ *   - events keys are 1..head.seq with no gap; meta "head" = (head.seq, hash of event head.seq);
+ *   - every commit is one WriteBatch written with sync=true; nothing else writes events;
+ *   - after a failed write the process aborts (fail-stop): in-memory state that the disk does not
+ *     have is never used again. Every errptr is checked, logged and freed here and nowhere else.
+ */
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "events/events.h"
+#include "store/store.h"
+
+static const char *const cf_names[STORE_CF_COUNT] = {
+    "events", "streams", "idempotency", "meta", "proj_accounts", "proj_holders",
+};
+
+struct store {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_options_t *cf_opts[STORE_CF_COUNT];
+    rocksdb_column_family_handle_t *cf[STORE_CF_COUNT + 1]; /* + default */
+    rocksdb_writeoptions_t *wo_sync;
+    rocksdb_writeoptions_t *wo_async;
+    rocksdb_readoptions_t *ro;
+    rocksdb_block_based_table_options_t *table;
+    rocksdb_filterpolicy_t *bloom; /* owned by table */
+    struct store_head head;
+    struct ledger_id ledger_id;
+    bool read_only;
+    unsigned fail_after;
+};
+
+struct store_batch {
+    struct store *st; /* the store whose column family handles the puts use */
+    rocksdb_writebatch_t *wb;
+    struct store_head head;
+    bool has_head;
+};
+
+struct store_iter {
+    rocksdb_iterator_t *it;
+    uint8_t prefix[64];
+    size_t plen;
+    bool started;
+    bool failed;
+};
+
+void store_u64_be(uint64_t v, uint8_t out[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+uint64_t store_be_u64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+/* Logs and frees a RocksDB error; returns true when there was one. */
+static bool rocks_failed(char **errptr, const char *what, char *err, size_t err_cap)
+{
+    if (*errptr == NULL)
+        return false;
+    fprintf(stderr, "ledgerd: store: %s: %s\n", what, *errptr);
+    if (err != NULL)
+        snprintf(err, err_cap, "%s: %s", what, *errptr);
+    free(*errptr);
+    *errptr = NULL;
+    return true;
+}
+
+static void store_options_init(struct store *st)
+{
+    st->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(st->opts, !st->read_only);
+    rocksdb_options_set_create_missing_column_families(st->opts, !st->read_only);
+    rocksdb_options_set_max_background_jobs(st->opts, 2);
+    rocksdb_options_set_bytes_per_sync(st->opts, 1 << 20);
+    rocksdb_options_set_write_buffer_size(st->opts, 64 << 20);
+    rocksdb_options_set_compression(st->opts, rocksdb_no_compression);
+    st->table = rocksdb_block_based_options_create();
+    st->bloom = rocksdb_filterpolicy_create_bloom_full(10);
+    rocksdb_block_based_options_set_filter_policy(st->table, st->bloom);
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
+        if (i != STORE_CF_EVENTS)
+            rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->table);
+    }
+    st->wo_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->wo_sync, 1);
+    st->wo_async = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->wo_async, 0);
+    st->ro = rocksdb_readoptions_create();
+}
+
+static bool store_open_db(struct store *st, const char *dir, char *err, size_t err_cap)
+{
+    const char *names[STORE_CF_COUNT + 1];
+    const rocksdb_options_t *cf_opts[STORE_CF_COUNT + 1];
+    rocksdb_column_family_handle_t *handles[STORE_CF_COUNT + 1];
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        names[i] = cf_names[i];
+        cf_opts[i] = st->cf_opts[i];
+    }
+    names[STORE_CF_COUNT] = "default";
+    cf_opts[STORE_CF_COUNT] = st->opts;
+    char *errptr = NULL;
+    if (st->read_only)
+        st->db = rocksdb_open_for_read_only_column_families(st->opts, dir, STORE_CF_COUNT + 1, names,
+                                                             cf_opts, handles, 0, &errptr);
+    else
+        st->db = rocksdb_open_column_families(st->opts, dir, STORE_CF_COUNT + 1, names, cf_opts,
+                                              handles, &errptr);
+    if (rocks_failed(&errptr, "open", err, err_cap))
+        return false;
+    for (int i = 0; i <= STORE_CF_COUNT; i++)
+        st->cf[i] = handles[i];
+    return true;
+}
+
+static bool meta_get(struct store *st, const char *key, void *out, size_t n)
+{
+    char *val = NULL;
+    size_t vlen = 0;
+    if (store_get(st, STORE_CF_META, key, strlen(key), &val, &vlen) != LEDGER_ERR_OK)
+        return false;
+    bool ok = vlen == n;
+    if (ok)
+        memcpy(out, val, n);
+    free(val);
+    return ok;
+}
+
+static void meta_put_sync(struct store *st, const char *key, const void *val, size_t n)
+{
+    char *errptr = NULL;
+    rocksdb_put_cf(st->db, st->wo_sync, st->cf[STORE_CF_META], key, strlen(key), val, n, &errptr);
+    if (rocks_failed(&errptr, "write meta", NULL, 0)) {
+        fprintf(stderr, "ledgerd: store: cannot write to the data directory; check disk space and "
+                        "permissions, then restart\n");
+        abort();
+    }
+}
+
+/* Creates the meta of a new ledger, or checks the format of an existing one. */
+static bool store_init_meta(struct store *st, char *err, size_t err_cap)
+{
+    uint8_t fmt[8];
+    if (!meta_get(st, "format", fmt, 8)) {
+        if (st->read_only) {
+            snprintf(err, err_cap, "not a ledger data directory (no format in meta)");
+            return false;
+        }
+        st->ledger_id = ledger_id_new_v7();
+        meta_put_sync(st, "ledger_id", st->ledger_id.b, 16);
+        store_u64_be(STORE_FORMAT_VERSION, fmt);
+        meta_put_sync(st, "format", fmt, 8);
+        return true;
+    }
+    if (store_be_u64(fmt) != STORE_FORMAT_VERSION) {
+        snprintf(err, err_cap, "data format %llu, this binary reads %d",
+                 (unsigned long long)store_be_u64(fmt), STORE_FORMAT_VERSION);
+        return false;
+    }
+    if (!meta_get(st, "ledger_id", st->ledger_id.b, 16)) {
+        snprintf(err, err_cap, "meta has no ledger_id");
+        return false;
+    }
+    return true;
+}
+
+/* The head in meta must name the last event on disk, and that event's hash must verify. */
+static bool store_check_head(struct store *st, char *err, size_t err_cap)
+{
+    uint8_t raw[8 + LEDGER_HASH_LEN];
+    memset(&st->head, 0, sizeof st->head);
+    bool has_head = meta_get(st, "head", raw, sizeof raw);
+    if (has_head) {
+        st->head.seq = store_be_u64(raw);
+        memcpy(st->head.hash, raw + 8, LEDGER_HASH_LEN);
+    }
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[STORE_CF_EVENTS]);
+    rocksdb_iter_seek_to_last(it);
+    uint64_t last = 0;
+    uint8_t rec[LEDGER_RECORD_BYTES_MAX];
+    size_t rec_len = 0;
+    if (rocksdb_iter_valid(it)) {
+        size_t klen = 0, vlen = 0;
+        const char *k = rocksdb_iter_key(it, &klen);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (klen == 8 && vlen <= sizeof rec) {
+            last = store_be_u64((const uint8_t *)k);
+            memcpy(rec, v, vlen);
+            rec_len = vlen;
+        }
+    }
+    rocksdb_iter_destroy(it);
+    if (last != st->head.seq) {
+        snprintf(err, err_cap, "chain head in meta is seq %llu but the last event is seq %llu: run "
+                 "'ledgerctl verify' and restore from a checkpoint", (unsigned long long)st->head.seq,
+                 (unsigned long long)last);
+        return false;
+    }
+    if (last == 0)
+        return true;
+    struct event ev;
+    if (event_decode(rec, rec_len, &ev) != LEDGER_ERR_OK || !event_hash_check(rec, rec_len, NULL) ||
+        memcmp(ev.hash, st->head.hash, LEDGER_HASH_LEN) != 0 || ev.seq != last) {
+        snprintf(err, err_cap, "the head event seq %llu does not verify against meta: run 'ledgerctl "
+                 "verify' and restore from a checkpoint", (unsigned long long)last);
+        return false;
+    }
+    return true;
+}
+
+struct store *store_open(const char *dir, bool read_only, char *err, size_t err_cap)
+{
+    struct store *st = calloc(1, sizeof *st);
+    LEDGER_ASSERT(st != NULL);
+    st->read_only = read_only;
+    if (!read_only)
+        mkdir(dir, 0750);
+    store_options_init(st);
+    if (!store_open_db(st, dir, err, err_cap) || !store_init_meta(st, err, err_cap) ||
+        !store_check_head(st, err, err_cap)) {
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->db != NULL) {
+        for (int i = 0; i <= STORE_CF_COUNT; i++)
+            rocksdb_column_family_handle_destroy(st->cf[i]);
+        rocksdb_close(st->db);
+    }
+    for (int i = 0; i < STORE_CF_COUNT; i++)
+        rocksdb_options_destroy(st->cf_opts[i]);
+    rocksdb_options_destroy(st->opts);
+    rocksdb_block_based_options_destroy(st->table);
+    rocksdb_writeoptions_destroy(st->wo_sync);
+    rocksdb_writeoptions_destroy(st->wo_async);
+    rocksdb_readoptions_destroy(st->ro);
+    free(st);
+}
+
+struct store_head store_head(const struct store *st)
+{
+    return st->head;
+}
+
+struct ledger_id store_ledger_id(const struct store *st)
+{
+    return st->ledger_id;
+}
+
+/* ---- writes ----------------------------------------------------------------------------------- */
+
+struct store_batch *store_batch_new(struct store *st)
+{
+    struct store_batch *b = calloc(1, sizeof *b);
+    LEDGER_ASSERT(b != NULL);
+    b->st = st;
+    b->wb = rocksdb_writebatch_create();
+    return b;
+}
+
+void store_batch_free(struct store_batch *b)
+{
+    if (b == NULL)
+        return;
+    rocksdb_writebatch_destroy(b->wb);
+    free(b);
+}
+
+void store_batch_clear(struct store_batch *b)
+{
+    rocksdb_writebatch_clear(b->wb);
+    b->has_head = false;
+}
+
+size_t store_batch_count(const struct store_batch *b)
+{
+    return (size_t)rocksdb_writebatch_count(b->wb);
+}
+
+void store_batch_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+                     const void *val, size_t vlen)
+{
+    LEDGER_ASSERT(cf < STORE_CF_COUNT);
+    rocksdb_writebatch_put_cf(b->wb, b->st->cf[cf], key, klen, val, vlen);
+}
+
+void store_batch_put_event(struct store_batch *b, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    uint8_t key[8];
+    store_u64_be(seq, key);
+    store_batch_put(b, STORE_CF_EVENTS, key, 8, rec, len);
+}
+
+void store_batch_put_stream(struct store_batch *b, const struct ledger_id *stream, uint64_t ver, uint64_t seq)
+{
+    uint8_t key[24], val[8];
+    memcpy(key, stream->b, 16);
+    store_u64_be(ver, key + 16);
+    store_u64_be(seq, val);
+    store_batch_put(b, STORE_CF_STREAMS, key, sizeof key, val, sizeof val);
+}
+
+void store_batch_set_head(struct store_batch *b, const struct store_head *head)
+{
+    b->head = *head;
+    b->has_head = true;
+}
+
+void store_fail_commit_after(struct store *st, unsigned n)
+{
+    st->fail_after = n;
+}
+
+void store_commit(struct store *st, struct store_batch *b)
+{
+    LEDGER_ASSERT(!st->read_only && b->st == st);
+    if (b->has_head) {
+        uint8_t raw[8 + LEDGER_HASH_LEN];
+        store_u64_be(b->head.seq, raw);
+        memcpy(raw + 8, b->head.hash, LEDGER_HASH_LEN);
+        rocksdb_writebatch_put_cf(b->wb, st->cf[STORE_CF_META], "head", 4, (const char *)raw, sizeof raw);
+    }
+    char *errptr = NULL;
+    if (st->fail_after > 0 && --st->fail_after == 0)
+        errptr = strdup("injected write failure (test)");
+    else
+        rocksdb_write(st->db, st->wo_sync, b->wb, &errptr);
+    if (rocks_failed(&errptr, "commit (WriteBatch, sync=true)", NULL, 0)) {
+        fprintf(stderr, "ledgerd: FATAL: a durable write failed; stopping so that nothing is acknowledged "
+                        "that the disk lacks. Check the disk and restart: recovery replays the log.\n");
+        abort();
+    }
+    if (b->has_head)
+        st->head = b->head;
+}
+
+/* ---- reads ------------------------------------------------------------------------------------ */
+
+enum ledger_err store_get(struct store *st, enum store_cf cf, const void *key, size_t klen, char **val,
+                          size_t *vlen)
+{
+    char *errptr = NULL;
+    *val = rocksdb_get_cf(st->db, st->ro, st->cf[cf], key, klen, vlen, &errptr);
+    if (rocks_failed(&errptr, "get", NULL, 0))
+        return LEDGER_ERR_IO;
+    return *val ? LEDGER_ERR_OK : LEDGER_ERR_NOT_FOUND;
+}
+
+enum ledger_err store_get_event(struct store *st, uint64_t seq, uint8_t *buf, size_t cap, size_t *len)
+{
+    uint8_t key[8];
+    store_u64_be(seq, key);
+    char *val = NULL;
+    size_t vlen = 0;
+    enum ledger_err err = store_get(st, STORE_CF_EVENTS, key, 8, &val, &vlen);
+    if (err != LEDGER_ERR_OK)
+        return err;
+    if (vlen > cap) {
+        free(val);
+        return LEDGER_ERR_DECODE;
+    }
+    memcpy(buf, val, vlen);
+    *len = vlen;
+    free(val);
+    return LEDGER_ERR_OK;
+}
+
+bool store_get_stream(struct store *st, const struct ledger_id *stream, uint64_t ver, uint64_t *seq)
+{
+    uint8_t key[24];
+    memcpy(key, stream->b, 16);
+    store_u64_be(ver, key + 16);
+    char *val = NULL;
+    size_t vlen = 0;
+    if (store_get(st, STORE_CF_STREAMS, key, sizeof key, &val, &vlen) != LEDGER_ERR_OK)
+        return false;
+    bool ok = vlen == 8;
+    if (ok)
+        *seq = store_be_u64((const uint8_t *)val);
+    free(val);
+    return ok;
+}
+
+struct store_iter *store_iter_events(struct store *st, uint64_t from_seq)
+{
+    struct store_iter *it = calloc(1, sizeof *it);
+    LEDGER_ASSERT(it != NULL);
+    it->it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[STORE_CF_EVENTS]);
+    uint8_t key[8];
+    store_u64_be(from_seq, key);
+    rocksdb_iter_seek(it->it, (const char *)key, 8);
+    return it;
+}
+
+struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const void *prefix, size_t plen)
+{
+    struct store_iter *it = calloc(1, sizeof *it);
+    LEDGER_ASSERT(it != NULL && plen <= sizeof it->prefix);
+    it->it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+    memcpy(it->prefix, prefix, plen);
+    it->plen = plen;
+    rocksdb_iter_seek(it->it, prefix, plen);
+    return it;
+}
+
+bool store_iter_next(struct store_iter *it, const uint8_t **key, size_t *klen, const uint8_t **val,
+                     size_t *vlen)
+{
+    if (it->started)
+        rocksdb_iter_next(it->it);
+    it->started = true;
+    if (!rocksdb_iter_valid(it->it)) {
+        char *errptr = NULL;
+        rocksdb_iter_get_error(it->it, &errptr);
+        it->failed = rocks_failed(&errptr, "iterate", NULL, 0);
+        return false;
+    }
+    *key = (const uint8_t *)rocksdb_iter_key(it->it, klen);
+    if (*klen < it->plen || memcmp(*key, it->prefix, it->plen) != 0)
+        return false;
+    *val = (const uint8_t *)rocksdb_iter_value(it->it, vlen);
+    return true;
+}
+
+bool store_iter_failed(const struct store_iter *it)
+{
+    return it->failed;
+}
+
+void store_iter_free(struct store_iter *it)
+{
+    if (it == NULL)
+        return;
+    rocksdb_iter_destroy(it->it);
+    free(it);
+}
+
+/* ---- meta ------------------------------------------------------------------------------------- */
+
+void store_meta_put_u64(struct store *st, const char *key, uint64_t value)
+{
+    uint8_t raw[8];
+    store_u64_be(value, raw);
+    char *errptr = NULL;
+    rocksdb_put_cf(st->db, st->wo_async, st->cf[STORE_CF_META], key, strlen(key), (const char *)raw, 8,
+                   &errptr);
+    if (rocks_failed(&errptr, "write meta", NULL, 0)) {
+        fprintf(stderr, "ledgerd: FATAL: cannot write meta; check the disk and restart\n");
+        abort();
+    }
+}
+
+bool store_meta_get_u64(struct store *st, const char *key, uint64_t *value)
+{
+    uint8_t raw[8];
+    if (!meta_get(st, key, raw, 8))
+        return false;
+    *value = store_be_u64(raw);
+    return true;
+}

@@ -1,0 +1,111 @@
+/*
+ * store.h: the durable event log on RocksDB, the one public header of store/.
+ *
+ * Column families:
+ *   events        u64 BE seq                      -> encoded event record (gap-free from 1)
+ *   streams       16-byte stream id + u64 BE ver  -> u64 BE seq
+ *   idempotency   client id + 0x00 + key          -> request hash (32) + ts_ns (8) + status (2) + body
+ *   meta          ASCII key                       -> value (ledger id, chain head, outbox watermark, format)
+ *   proj_accounts 16-byte account id              -> account projection record (projections/)
+ *   proj_holders  holder id + 0x00 + account id   -> empty (accounts per holder)
+ *
+ * Writes go through a store_batch committed with sync=true; a batch carries its events, their
+ * indexes, projection rows and the new chain head together, so the head always names the last
+ * event on disk. A failed write or fsync is fatal: store_commit() logs what the operator should do
+ * and aborts the process (fail-stop); restart recovers from the log.
+ *
+ * Threads: one writer (the sequencer) calls store_commit(); any thread may read and iterate. The
+ * outbox thread may call store_meta_put_u64() for its watermark.
+ */
+#ifndef LEDGER_STORE_H
+#define LEDGER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events/events.h"
+
+struct store;
+struct store_batch;
+struct store_iter;
+
+enum store_cf {
+    STORE_CF_EVENTS = 0,
+    STORE_CF_STREAMS,
+    STORE_CF_IDEMPOTENCY,
+    STORE_CF_META,
+    STORE_CF_PROJ_ACCOUNTS,
+    STORE_CF_PROJ_HOLDERS,
+    STORE_CF_COUNT,
+};
+
+#define STORE_FORMAT_VERSION 1
+
+struct store_head {
+    uint64_t seq;                  /* last event on disk; 0 for an empty log */
+    uint8_t hash[LEDGER_HASH_LEN]; /* its hash; 32 zero bytes for an empty log */
+};
+
+/* Opens (creating if missing, unless read_only) the ledger at dir. Start-up checks: format
+ * version, the chain head in meta equals the last event key and that event's hash, and the
+ * head event's own hash verifies. On failure returns NULL and writes a one-line reason to err. */
+struct store *store_open(const char *dir, bool read_only, char *err, size_t err_cap);
+/* Flushes nothing (every commit is already durable) and releases the handle. NULL is fine. */
+void store_close(struct store *st);
+
+/* The chain head as of open or the last commit. Writer thread only (or before it starts). */
+struct store_head store_head(const struct store *st);
+/* The ledger's id, 16 random bytes chosen when the log was created. */
+struct ledger_id store_ledger_id(const struct store *st);
+
+/* ---- writes ----------------------------------------------------------------------------------- */
+/* A batch bound to st (its column families). */
+struct store_batch *store_batch_new(struct store *st);
+void store_batch_free(struct store_batch *b);
+void store_batch_clear(struct store_batch *b);
+size_t store_batch_count(const struct store_batch *b);
+void store_batch_put_event(struct store_batch *b, uint64_t seq, const uint8_t *rec, size_t len);
+void store_batch_put_stream(struct store_batch *b, const struct ledger_id *stream, uint64_t ver, uint64_t seq);
+void store_batch_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+                     const void *val, size_t vlen);
+/* Records the new chain head (written to meta in the same batch). */
+void store_batch_set_head(struct store_batch *b, const struct store_head *head);
+/* Writes the batch atomically with sync=true. Returns only on success; aborts the process on any
+ * write or fsync error (after logging it). Writer thread only. */
+void store_commit(struct store *st, struct store_batch *b);
+
+/* Test hook: make the Nth next commit fail as if the disk had (0 = never). */
+void store_fail_commit_after(struct store *st, unsigned n);
+
+/* ---- reads ------------------------------------------------------------------------------------ */
+/* Reads a value. Returns LEDGER_ERR_OK with *val malloc'd (caller frees), LEDGER_ERR_NOT_FOUND,
+ * or LEDGER_ERR_IO (logged). */
+enum ledger_err store_get(struct store *st, enum store_cf cf, const void *key, size_t klen, char **val,
+                          size_t *vlen);
+/* Reads the record of event seq into buf (cap bytes). OK, NOT_FOUND, DECODE (too large) or IO. */
+enum ledger_err store_get_event(struct store *st, uint64_t seq, uint8_t *buf, size_t cap, size_t *len);
+/* Looks up the seq of version ver of a stream. false when absent. */
+bool store_get_stream(struct store *st, const struct ledger_id *stream, uint64_t ver, uint64_t *seq);
+
+/* Iterates events from seq (inclusive) upward. */
+struct store_iter *store_iter_events(struct store *st, uint64_t from_seq);
+/* Iterates the keys of cf that start with prefix (plen bytes). */
+struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const void *prefix, size_t plen);
+/* Next entry; false at the end (or on an I/O error, logged: see store_iter_failed). The pointers
+ * stay valid until the next call. For events, *key is the 8-byte BE seq. */
+bool store_iter_next(struct store_iter *it, const uint8_t **key, size_t *klen, const uint8_t **val,
+                     size_t *vlen);
+bool store_iter_failed(const struct store_iter *it);
+void store_iter_free(struct store_iter *it);
+
+/* ---- meta ------------------------------------------------------------------------------------- */
+/* Writes a u64 meta value without sync (advisory values such as the outbox watermark). */
+void store_meta_put_u64(struct store *st, const char *key, uint64_t value);
+bool store_meta_get_u64(struct store *st, const char *key, uint64_t *value);
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+void store_u64_be(uint64_t v, uint8_t out[8]);
+uint64_t store_be_u64(const uint8_t in[8]);
+
+#endif
