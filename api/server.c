@@ -1,0 +1,379 @@
+/*
+ * server.c: libmicrohttpd glue: routing, body accumulation, suspend/resume around the sequencer,
+ * health and metrics.
+ *
+ * A request's life (struct request, one per HTTP request):
+ *   call 1            allocate the request, route it (405/404 decided here, answered later)
+ *   calls 2..k        append upload data (over LEDGER_HTTP_BODY_BYTES_MAX: drop it, answer 413)
+ *   final call        reads: answer at once; writes: build the command, suspend the connection,
+ *                     submit; a full queue resumes at once with 503
+ *   done() (sequencer thread, after fsync): mark completed, resume the connection
+ *   next call         render the result and queue the response
+ * The response is always queued on a later call than the first (queuing on the first call makes
+ * libmicrohttpd close the connection).
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/internal.h"
+#include "store/outbox.h"
+#include "store/store.h"
+
+static bool segment_id(const char *seg, size_t len, struct ledger_id *out)
+{
+    return ledger_id_parse(seg, len, out);
+}
+
+/* Splits "/v1/accounts/ID/block" into at most 4 segments. */
+static size_t split_path(const char *url, const char *seg[4], size_t len[4])
+{
+    size_t n = 0;
+    const char *p = url;
+    while (*p == '/' && n < 4) {
+        p++;
+        const char *end = strchr(p, '/');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l == 0)
+            break;
+        seg[n] = p;
+        len[n] = l;
+        n++;
+        p += l;
+    }
+    return *p == '\0' ? n : 5; /* 5 = more segments than any route */
+}
+
+static bool seg_is(const char *seg, size_t len, const char *word)
+{
+    return strlen(word) == len && memcmp(seg, word, len) == 0;
+}
+
+/* Maps method + path to a route; sets *method_ok false when the path exists with another method. */
+static enum route route_match(struct request *r, const char *url, bool is_get, bool *method_ok)
+{
+    const char *s[4];
+    size_t l[4];
+    size_t n = split_path(url, s, l);
+    bool post = r->is_post;
+    *method_ok = true;
+#define WANT(cond, rt) return (*method_ok = (cond)), (rt)
+    if (n == 1 && seg_is(s[0], l[0], "healthz")) WANT(is_get, ROUTE_HEALTHZ);
+    if (n == 1 && seg_is(s[0], l[0], "readyz")) WANT(is_get, ROUTE_READYZ);
+    if (n == 1 && seg_is(s[0], l[0], "metrics")) WANT(is_get, ROUTE_METRICS);
+    if (n < 2 || !seg_is(s[0], l[0], "v1"))
+        return ROUTE_NONE;
+    if (seg_is(s[1], l[1], "accounts")) {
+        if (n == 2) {
+            *method_ok = post || is_get;
+            return post ? ROUTE_ACCOUNTS_CREATE : ROUTE_ACCOUNTS_LIST;
+        }
+        if (!segment_id(s[2], l[2], &r->path_id))
+            return ROUTE_NONE;
+        if (n == 3) WANT(is_get, ROUTE_ACCOUNT_GET);
+        if (n == 4 && seg_is(s[3], l[3], "block")) WANT(post, ROUTE_ACCOUNT_BLOCK);
+        if (n == 4 && seg_is(s[3], l[3], "unblock")) WANT(post, ROUTE_ACCOUNT_UNBLOCK);
+        if (n == 4 && seg_is(s[3], l[3], "close")) WANT(post, ROUTE_ACCOUNT_CLOSE);
+        if (n == 4 && seg_is(s[3], l[3], "balance")) WANT(is_get, ROUTE_ACCOUNT_BALANCE);
+        return ROUTE_NONE;
+    }
+    if (seg_is(s[1], l[1], "deposits") && n == 2) WANT(post, ROUTE_DEPOSITS);
+    if (seg_is(s[1], l[1], "transfers")) {
+        if (n == 2) WANT(post, ROUTE_TRANSFERS_CREATE);
+        if (n == 3 && seg_is(s[2], l[2], "batch")) WANT(post, ROUTE_TRANSFERS_BATCH);
+        if (n == 3 && segment_id(s[2], l[2], &r->path_id)) WANT(is_get, ROUTE_TRANSFER_GET);
+        return ROUTE_NONE;
+    }
+    if (seg_is(s[1], l[1], "events") && n == 2) WANT(is_get, ROUTE_EVENTS);
+#undef WANT
+    return ROUTE_NONE;
+}
+
+static enum MHD_Result queue_reply(struct request *r)
+{
+    struct reply *rep = &r->reply;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
+    rep->body = NULL;
+    MHD_add_response_header(resp, "Content-Type", rep->content_type ? rep->content_type : "application/json");
+    if (r->cmd.seq > 0 && r->submitted && rep->status < 300) {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%" PRIu64, r->cmd.seq);
+        MHD_add_response_header(resp, "Ledger-Seq", seq);
+    }
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)rep->status, resp);
+    MHD_destroy_response(resp);
+    unsigned cls = (unsigned)rep->status / 100;
+    if (cls < 6)
+        __atomic_add_fetch(&r->srv->responses_by_class[cls], 1, __ATOMIC_RELAXED);
+    return ret;
+}
+
+static void on_done(struct cmd *c)
+{
+    struct request *r = c->ctx;
+    r->completed = true;
+    MHD_resume_connection(r->conn);
+}
+
+static void start_write(struct request *r)
+{
+    route_write(r);
+    if (r->reply.status != 0)
+        return;
+    r->cmd.done = on_done;
+    r->cmd.ctx = r;
+    r->cmd.render = route_render;
+    r->submitted = true;
+    MHD_suspend_connection(r->conn);
+    enum ledger_err err = sequencer_submit(r->srv->seq, &r->cmd);
+    if (err != LEDGER_ERR_OK) {
+        r->submitted = false;
+        reply_error(&r->reply, err, NULL, NULL);
+        MHD_resume_connection(r->conn);
+    }
+}
+
+static void body_append(struct request *r, const char *data, size_t n)
+{
+    if (r->too_large || n > LEDGER_HTTP_BODY_BYTES_MAX - r->body_len) {
+        r->too_large = true;
+        return;
+    }
+    if (r->body_len + n + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *p = realloc(r->body, cap);
+        LEDGER_ASSERT(p != NULL);
+        r->body = p;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+}
+
+static struct request *request_new(struct api_server *srv, struct MHD_Connection *conn, const char *url,
+                                   const char *method)
+{
+    struct request *r = calloc(1, sizeof *r);
+    LEDGER_ASSERT(r != NULL);
+    r->srv = srv;
+    r->conn = conn;
+    r->is_post = strcmp(method, "POST") == 0;
+    snprintf(r->url, sizeof r->url, "%s", url);
+    bool is_get = strcmp(method, "GET") == 0;
+    bool method_ok = true;
+    __atomic_add_fetch(&srv->requests_total, 1, __ATOMIC_RELAXED);
+    r->route = strlen(url) < API_URL_MAX ? route_match(r, url, is_get, &method_ok) : ROUTE_NONE;
+    if (r->route == ROUTE_NONE)
+        reply_error(&r->reply, LEDGER_ERR_NOT_FOUND, NULL, NULL);
+    else if (!method_ok)
+        reply_error(&r->reply, LEDGER_ERR_METHOD_NOT_ALLOWED, NULL, NULL);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL && strtoull(cl, NULL, 10) > LEDGER_HTTP_BODY_BYTES_MAX)
+        r->too_large = true;
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct request *r = *con_cls;
+    if (r == NULL) {
+        *con_cls = request_new(cls, conn, url, method);
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        body_append(r, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->submitted && !r->completed)
+        return MHD_YES; /* spurious call while suspended */
+    if (r->submitted && r->completed) {
+        if (r->cmd.idem_replayed)
+            reply_text(&r->reply, r->cmd.idem_status, "application/json", r->cmd.idem_body, r->cmd.idem_body_len);
+        else
+            reply_rendered(r);
+        r->cmd.idem_body = NULL;
+        return queue_reply(r);
+    }
+    if (r->reply.status == 0 && r->too_large)
+        reply_error(&r->reply, LEDGER_ERR_BODY_TOO_LARGE, NULL, NULL);
+    if (r->reply.status == 0) {
+        if (r->is_post)
+            start_write(r);
+        else
+            route_read(r);
+        if (r->submitted)
+            return MHD_YES;
+    }
+    return queue_reply(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct request *r = *con_cls;
+    if (r == NULL)
+        return;
+    LEDGER_ASSERT(!r->submitted || r->completed); /* never free a command the sequencer holds */
+    free(r->reply.body);
+    free(r->body);
+    cmd_release(&r->cmd);
+    if (r->cmd.type == CMD_TRANSFERS && r->cmd.u.transfers.items != &r->one)
+        free(r->cmd.u.transfers.items);
+    free(r);
+    *con_cls = NULL;
+}
+
+static bool parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon - listen >= 64)
+        return false;
+    char host[64];
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || port > 65535)
+        return false;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0 || host[0] == '\0')
+        return inet_pton(AF_INET, host[0] ? "127.0.0.1" : "0.0.0.0", &sa->sin_addr) == 1;
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
+struct api_server *api_start(const char *listen, struct store *st, struct sequencer *seq, struct outbox *ob,
+                             char *err, size_t err_cap)
+{
+    struct sockaddr_in sa;
+    if (!parse_listen(listen, &sa)) {
+        snprintf(err, err_cap, "--http wants HOST:PORT (IPv4), got '%s'", listen);
+        return NULL;
+    }
+    struct api_server *srv = calloc(1, sizeof *srv);
+    LEDGER_ASSERT(srv != NULL);
+    srv->store = st;
+    srv->seq = seq;
+    srv->outbox = ob;
+    srv->ready = true;
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)LEDGER_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LEDGER_HTTP_CONNECTIONS_MAX,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LEDGER_HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        snprintf(err, err_cap, "cannot listen on %s (address in use or not permitted)", listen);
+        free(srv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : ntohs(sa.sin_port);
+    return srv;
+}
+
+uint16_t api_port(const struct api_server *srv)
+{
+    return srv->port;
+}
+
+void api_quiesce(struct api_server *srv)
+{
+    srv->ready = false;
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void api_stop(struct api_server *srv)
+{
+    if (srv == NULL)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}
+
+void api_set_ready(struct api_server *srv, bool ready)
+{
+    srv->ready = ready;
+}
+
+/* ---- metrics (Prometheus text format 0.0.4) --------------------------------------------------- */
+
+static void metrics_histograms(FILE *f, const struct sequencer_metrics *m)
+{
+    fprintf(f, "# HELP ledger_batch_events Events per group commit (one WriteBatch, one fsync).\n"
+               "# TYPE ledger_batch_events histogram\n");
+    uint64_t cum = 0;
+    for (int b = 0; b < 16; b++) {
+        cum += m->batch_events_le[b];
+        fprintf(f, "ledger_batch_events_bucket{le=\"%u\"} %" PRIu64 "\n", 1u << b, cum);
+    }
+    fprintf(f, "ledger_batch_events_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+    fprintf(f, "ledger_batch_events_sum %" PRIu64 "\nledger_batch_events_count %" PRIu64 "\n",
+            m->events_appended, m->commits);
+    fprintf(f, "# HELP ledger_commit_seconds Duration of a durable commit (WriteBatch with sync=true).\n"
+               "# TYPE ledger_commit_seconds histogram\n");
+    cum = 0;
+    for (int k = 0; k < 8; k++) {
+        cum += m->commit_us_le[k];
+        fprintf(f, "ledger_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                sequencer_commit_us_bounds[k] / 1e6, cum);
+    }
+    cum += m->commit_us_le[8];
+    fprintf(f, "ledger_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+    fprintf(f, "ledger_commit_seconds_sum %g\nledger_commit_seconds_count %" PRIu64 "\n",
+            m->commit_us_sum / 1e6, m->commits);
+}
+
+void metrics_render(struct api_server *srv, struct reply *rep)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    LEDGER_ASSERT(f != NULL);
+    struct sequencer_metrics m;
+    sequencer_metrics_read(srv->seq, &m);
+    struct outbox_metrics om = {0};
+    if (srv->outbox != NULL)
+        outbox_metrics_read(srv->outbox, &om);
+    fprintf(f, "# TYPE ledger_events_appended_total counter\nledger_events_appended_total %" PRIu64 "\n",
+            m.events_appended);
+    fprintf(f, "# TYPE ledger_commits_total counter\nledger_commits_total %" PRIu64 "\n", m.commits);
+    fprintf(f, "# TYPE ledger_commands_total counter\nledger_commands_total %" PRIu64 "\n", m.commands);
+    fprintf(f, "# TYPE ledger_queue_depth gauge\nledger_queue_depth %" PRIu64 "\n", m.queue_depth);
+    fprintf(f, "# TYPE ledger_committed_seq gauge\nledger_committed_seq %" PRIu64 "\n", m.committed_seq);
+    metrics_histograms(f, &m);
+    uint64_t lag = m.committed_seq > om.published_seq ? m.committed_seq - om.published_seq : 0;
+    fprintf(f, "# TYPE ledger_outbox_published_seq gauge\nledger_outbox_published_seq %" PRIu64 "\n",
+            om.published_seq);
+    fprintf(f, "# HELP ledger_outbox_lag_events Committed events not yet acknowledged by JetStream.\n"
+               "# TYPE ledger_outbox_lag_events gauge\nledger_outbox_lag_events %" PRIu64 "\n", lag);
+    fprintf(f, "# TYPE ledger_outbox_connected gauge\nledger_outbox_connected %d\n", om.connected ? 1 : 0);
+    fprintf(f, "# TYPE ledger_outbox_reconnects_total counter\nledger_outbox_reconnects_total %" PRIu64 "\n",
+            om.reconnects);
+    fprintf(f, "# TYPE ledger_http_requests_total counter\nledger_http_requests_total %" PRIu64 "\n",
+            __atomic_load_n(&srv->requests_total, __ATOMIC_RELAXED));
+    fprintf(f, "# TYPE ledger_http_responses_total counter\n");
+    for (int c = 1; c < 6; c++)
+        fprintf(f, "ledger_http_responses_total{class=\"%dxx\"} %" PRIu64 "\n", c,
+                __atomic_load_n(&srv->responses_by_class[c], __ATOMIC_RELAXED));
+    fclose(f);
+    reply_text(rep, 200, "text/plain; version=0.0.4", buf, len);
+}
