@@ -497,6 +497,12 @@ static bool load_account(struct request *r, const struct ledger_id *id, struct a
     enum ledger_err err = store_get(r->srv->store, STORE_CF_PROJ_ACCOUNTS, id->b, 16, &val, &vlen);
     bool ok = err == LEDGER_ERR_OK && account_row_decode(val, vlen, out);
     free(val);
+    val = NULL;
+    if (ok) { /* balances live in their own row; both are written in the same batch */
+        err = store_get(r->srv->store, STORE_CF_PROJ_BALANCES, id->b, 16, &val, &vlen);
+        ok = err == LEDGER_ERR_OK && balance_row_decode(val, vlen, out);
+        free(val);
+    }
     if (!ok)
         reply_error(&r->reply, err == LEDGER_ERR_IO ? LEDGER_ERR_IO : LEDGER_ERR_ACCOUNT_NOT_FOUND, "account_id",
                     NULL);

@@ -1,15 +1,19 @@
 /*
  * sequencer.c: the one thread that owns all write state (DESIGN section 4).
  *
- * Loop: wait for commands -> take a batch (bounded by LEDGER_COMMIT_COMMANDS_MAX and the events
- * budget LEDGER_COMMIT_EVENTS_MAX) -> for each command assign its time (strictly increasing),
- * check its idempotency key, decide() it (applying its events to the state at once) -> encode and
- * chain every event -> put events, stream index, account rows, holder index, idempotency records
- * and the chain head into ONE WriteBatch -> commit with sync=true -> call done() of each command.
- *
- * Nothing is acknowledged before it is durable: done() runs only after store_commit() returned,
- * and store_commit() aborts the process on failure (fail-stop), so in-memory state that the disk
- * lacks is never observed.
+ * Two threads, two stages (double buffering):
+ *   decider:   wait for commands -> take a batch (bounded by LEDGER_COMMIT_COMMANDS_MAX and the
+ *              events budget LEDGER_COMMIT_EVENTS_MAX) into a free stage -> for each command assign
+ *              its time (strictly increasing), check its idempotency key, decide() it (applying its
+ *              events to the state at once) -> encode and chain every event -> put events, stream
+ *              index, account and balance rows, holder index, idempotency records and the chain
+ *              head into the stage's ONE WriteBatch -> hand the stage to the committer.
+ *   committer: commit the stage with sync=true -> publish metrics, notify the outbox -> call done()
+ *              of each command -> free the stage.
+ * So batch k+1 is decided while batch k is being fsync'd (the state runs ahead of the disk by at
+ * most one batch). Nothing is acknowledged before it is durable: done() runs only after that
+ * stage's store_commit() returned, stages commit in order, and store_commit() aborts the process on
+ * failure (fail-stop), so no caller ever observes state that the disk lacks.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,10 +28,25 @@
 
 const unsigned sequencer_commit_us_bounds[8] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
+/* An answer recorded under an idempotency key in a stage not yet known to be on disk. Owns copies
+ * of the key and hash: the command itself is gone once done() ran. */
 struct rendered {
+    uint8_t key[LEDGER_CLIENT_ID_MAX + 1 + LEDGER_IDEMPOTENCY_KEY_MAX];
+    size_t key_len;
+    uint8_t hash[LEDGER_HASH_LEN];
     int status;
-    char *body;
+    char *body; /* NULL: no answer recorded for this command */
     size_t len;
+};
+
+struct stage {
+    struct store_batch *batch;
+    struct cmd **taken;
+    size_t n;
+    struct rendered *rendered;
+    size_t events;
+    uint64_t head_seq;
+    bool busy; /* handed to the committer and not yet finished (under commit_mu) */
 };
 
 struct sequencer {
@@ -44,14 +63,20 @@ struct sequencer {
     int64_t (*clock)(void *arg);
     void *clock_arg;
     int64_t last_now;
-    struct store_head head;
-    /* per-batch scratch, allocated once */
-    struct store_batch *batch;
+    struct store_head head; /* the decider's head: ahead of the disk by at most one stage */
+    /* scratch, allocated once */
+    struct stage stages[2];
+    struct stage *cur;   /* the stage the decider fills */
+    struct stage *other; /* the previous one (maybe still committing) */
     struct event *events;
-    struct cmd **taken;
-    struct rendered *rendered;
     uint8_t *record;
     char *render_buf;
+    /* decider -> committer hand-off */
+    pthread_t committer;
+    pthread_mutex_t commit_mu;
+    pthread_cond_t commit_cv;
+    struct stage *to_commit;
+    bool committer_stop;
     struct sequencer_metrics m; /* written by the sequencer thread only, read with atomics */
     uint64_t replay_events;
     double replay_seconds;
@@ -77,50 +102,51 @@ static int64_t mono_us(void)
 
 /* ---- idempotency ------------------------------------------------------------------------------ */
 
-/* Looks for c's key earlier in this batch, then on disk. true when c is answered (replayed or
- * refused as a reuse with a different request); false when c must be decided. */
-static bool idem_check(struct sequencer *s, struct cmd *c, size_t index)
+static bool rendered_match(const struct rendered *r, const struct cmd *c)
 {
-    for (size_t i = 0; i < index; i++) {
-        const struct cmd *o = s->taken[i];
-        if (!o->has_idempotency || o->idem_key_len != c->idem_key_len ||
-            memcmp(o->idem_key, c->idem_key, c->idem_key_len) != 0 || s->rendered[i].body == NULL)
-            continue;
-        if (memcmp(o->request_hash, c->request_hash, LEDGER_HASH_LEN) != 0) {
-            c->result = LEDGER_ERR_IDEMPOTENCY_KEY_REUSED;
-            c->field = "Idempotency-Key";
-            return true;
-        }
-        c->idem_replayed = true;
-        c->idem_status = s->rendered[i].status;
-        c->idem_body = malloc(s->rendered[i].len + 1);
-        LEDGER_ASSERT(c->idem_body != NULL);
-        memcpy(c->idem_body, s->rendered[i].body, s->rendered[i].len);
-        c->idem_body_len = s->rendered[i].len;
+    return r->body != NULL && r->key_len == c->idem_key_len && memcmp(r->key, c->idem_key, c->idem_key_len) == 0;
+}
+
+/* Answers c from a stored (hash, time, status, body) record; true when c is answered. */
+static bool idem_answer(struct cmd *c, const uint8_t *hash, int status, const char *body, size_t len)
+{
+    if (memcmp(hash, c->request_hash, LEDGER_HASH_LEN) != 0) {
+        c->result = LEDGER_ERR_IDEMPOTENCY_KEY_REUSED;
+        c->field = "Idempotency-Key";
         return true;
     }
+    c->idem_replayed = true;
+    c->idem_status = status;
+    c->idem_body = malloc(len + 1);
+    LEDGER_ASSERT(c->idem_body != NULL);
+    memcpy(c->idem_body, body, len);
+    c->idem_body_len = len;
+    return true;
+}
+
+/* Looks for c's key earlier in this stage, in the previous stage (maybe not yet on disk), then on
+ * disk. true when c is answered (replayed, or refused as a reuse with a different request). */
+static bool idem_check(struct sequencer *s, struct cmd *c, size_t index)
+{
+    for (size_t i = index; i-- > 0;)
+        if (rendered_match(&s->cur->rendered[i], c))
+            return idem_answer(c, s->cur->rendered[i].hash, s->cur->rendered[i].status,
+                               s->cur->rendered[i].body, s->cur->rendered[i].len);
+    for (size_t i = s->other->n; i-- > 0;)
+        if (rendered_match(&s->other->rendered[i], c))
+            return idem_answer(c, s->other->rendered[i].hash, s->other->rendered[i].status,
+                               s->other->rendered[i].body, s->other->rendered[i].len);
     char *val = NULL;
     size_t vlen = 0;
     if (store_get(s->store, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, &val, &vlen) != LEDGER_ERR_OK)
         return false;
     bool answered = false;
     if (vlen >= IDEM_HEADER_BYTES) {
-        int64_t ts = (int64_t)store_be_u64((const uint8_t *)val + LEDGER_HASH_LEN);
-        if (c->now_ns - ts <= LEDGER_IDEMPOTENCY_RETENTION_NS) {
-            answered = true;
-            if (memcmp(val, c->request_hash, LEDGER_HASH_LEN) != 0) {
-                c->result = LEDGER_ERR_IDEMPOTENCY_KEY_REUSED;
-                c->field = "Idempotency-Key";
-            } else {
-                const uint8_t *st = (const uint8_t *)val + LEDGER_HASH_LEN + 8;
-                c->idem_replayed = true;
-                c->idem_status = st[0] << 8 | st[1];
-                c->idem_body_len = vlen - IDEM_HEADER_BYTES;
-                c->idem_body = malloc(c->idem_body_len + 1);
-                LEDGER_ASSERT(c->idem_body != NULL);
-                memcpy(c->idem_body, val + IDEM_HEADER_BYTES, c->idem_body_len);
-            }
-        }
+        const uint8_t *v = (const uint8_t *)val;
+        int64_t ts = (int64_t)store_be_u64(v + LEDGER_HASH_LEN);
+        if (c->now_ns - ts <= LEDGER_IDEMPOTENCY_RETENTION_NS)
+            answered = idem_answer(c, v, v[LEDGER_HASH_LEN + 8] << 8 | v[LEDGER_HASH_LEN + 9],
+                                   val + IDEM_HEADER_BYTES, vlen - IDEM_HEADER_BYTES);
     }
     free(val);
     return answered;
@@ -139,9 +165,12 @@ static void idem_record(struct sequencer *s, struct cmd *c, size_t index)
     store_u64_be((uint64_t)c->now_ns, hdr + LEDGER_HASH_LEN);
     hdr[LEDGER_HASH_LEN + 8] = (uint8_t)(status >> 8);
     hdr[LEDGER_HASH_LEN + 9] = (uint8_t)status;
-    store_batch_put(s->batch, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, s->render_buf,
+    store_batch_put(s->cur->batch, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, s->render_buf,
                     IDEM_HEADER_BYTES + len);
-    struct rendered *r = &s->rendered[index];
+    struct rendered *r = &s->cur->rendered[index];
+    memcpy(r->key, c->idem_key, c->idem_key_len);
+    r->key_len = c->idem_key_len;
+    memcpy(r->hash, c->request_hash, LEDGER_HASH_LEN);
     r->status = status;
     r->len = len;
     r->body = malloc(len);
@@ -154,7 +183,7 @@ static void idem_record(struct sequencer *s, struct cmd *c, size_t index)
 static void batch_decide(struct sequencer *s, size_t n, struct event_sink *sink)
 {
     for (size_t i = 0; i < n; i++) {
-        struct cmd *c = s->taken[i];
+        struct cmd *c = s->cur->taken[i];
         int64_t now = s->clock(s->clock_arg);
         c->now_ns = now > s->last_now ? now : s->last_now + 1;
         s->last_now = c->now_ns;
@@ -177,24 +206,31 @@ static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
         memcpy(ev->prev_hash, s->head.hash, LEDGER_HASH_LEN);
         size_t len = event_encode(ev, s->record, LEDGER_RECORD_BYTES_MAX);
         LEDGER_ASSERT(len > 0 && ev->seq == s->head.seq + 1);
-        store_batch_put_event(s->batch, ev->seq, s->record, len);
-        store_batch_put_stream(s->batch, &ev->stream, ev->stream_ver, ev->seq);
+        store_batch_put_event(s->cur->batch, ev->seq, s->record, len);
+        store_batch_put_stream(s->cur->batch, &ev->stream, ev->stream_ver, ev->seq);
         if (ev->type == EVENT_ACCOUNT_OPENED) {
             uint8_t key[LEDGER_HOLDER_ID_MAX + 17];
             size_t klen = holder_key(ev->data.opened.holder_id, &ev->data.opened.account_id, key, sizeof key);
-            store_batch_put(s->batch, STORE_CF_PROJ_HOLDERS, key, klen, "", 0);
+            store_batch_put(s->cur->batch, STORE_CF_PROJ_HOLDERS, key, klen, "", 0);
         }
         s->head.seq = ev->seq;
         memcpy(s->head.hash, ev->hash, LEDGER_HASH_LEN);
     }
     size_t n = 0;
-    struct account **dirty = ledger_state_take_dirty(s->state, &n);
+    const uint8_t *bits = NULL;
+    struct account **dirty = ledger_state_take_dirty(s->state, &bits, &n);
     for (size_t i = 0; i < n; i++) {
         uint8_t row[ACCOUNT_ROW_BYTES];
-        account_row_encode(dirty[i], row);
-        store_batch_put(s->batch, STORE_CF_PROJ_ACCOUNTS, dirty[i]->id.b, 16, row, sizeof row);
+        if (bits[i] & DIRTY_ACCOUNT) {
+            account_row_encode(dirty[i], row);
+            store_batch_put(s->cur->batch, STORE_CF_PROJ_ACCOUNTS, dirty[i]->id.b, 16, row, ACCOUNT_ROW_BYTES);
+        }
+        if (bits[i] & DIRTY_BALANCE) {
+            balance_row_encode(dirty[i], row);
+            store_batch_put(s->cur->batch, STORE_CF_PROJ_BALANCES, dirty[i]->id.b, 16, row, BALANCE_ROW_BYTES);
+        }
     }
-    store_batch_set_head(s->batch, &s->head);
+    store_batch_set_head(s->cur->batch, &s->head);
 }
 
 static void metrics_commit(struct sequencer *s, size_t events, int64_t commit_us)
@@ -212,29 +248,80 @@ static void metrics_commit(struct sequencer *s, size_t events, int64_t commit_us
     M_ADD(events_appended, events);
 }
 
-static void batch_run(struct sequencer *s, size_t n)
+/* Decider: fills the current stage with its n taken commands, hands it to the committer. */
+static void stage_fill(struct sequencer *s, size_t n)
 {
+    struct stage *sg = s->cur;
     struct event_sink sink = {s->events, 0, LEDGER_COMMIT_EVENTS_MAX, s->head.seq + 1};
-    store_batch_clear(s->batch);
+    sg->n = n;
+    store_batch_clear(sg->batch);
     batch_decide(s, n, &sink);
     batch_put_events(s, &sink);
-    if (store_batch_count(s->batch) > 0) {
-        int64_t t0 = mono_us();
-        store_commit(s->store, s->batch);
-        metrics_commit(s, sink.len, mono_us() - t0);
+    sg->events = sink.len;
+    sg->head_seq = s->head.seq;
+    pthread_mutex_lock(&s->commit_mu);
+    while (s->to_commit != NULL)
+        pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+    sg->busy = true;
+    s->to_commit = sg;
+    pthread_cond_broadcast(&s->commit_cv);
+    pthread_mutex_unlock(&s->commit_mu);
+    s->other = sg;
+    s->cur = sg == &s->stages[0] ? &s->stages[1] : &s->stages[0];
+}
+
+/* Decider: waits until the stage it is about to fill is no longer committing, then drops the
+ * answers it kept from its previous use (that batch is on disk now). */
+static void stage_reclaim(struct sequencer *s, struct stage *sg)
+{
+    pthread_mutex_lock(&s->commit_mu);
+    while (sg->busy)
+        pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+    pthread_mutex_unlock(&s->commit_mu);
+    for (size_t i = 0; i < sg->n; i++) {
+        free(sg->rendered[i].body);
+        sg->rendered[i].body = NULL;
     }
-    M_SET(committed_seq, s->head.seq);
-    M_ADD(commands, n);
-    if (s->on_commit != NULL && sink.len > 0)
-        s->on_commit(s->on_commit_arg, s->head.seq);
-    for (size_t i = 0; i < n; i++) {
-        free(s->rendered[i].body);
-        s->rendered[i].body = NULL;
-        s->taken[i]->done(s->taken[i]);
+    sg->n = 0;
+}
+
+static void stage_commit(struct sequencer *s, struct stage *sg)
+{
+    if (store_batch_count(sg->batch) > 0) {
+        int64_t t0 = mono_us();
+        store_commit(s->store, sg->batch);
+        metrics_commit(s, sg->events, mono_us() - t0);
+    }
+    M_SET(committed_seq, sg->head_seq);
+    M_ADD(commands, sg->n);
+    if (s->on_commit != NULL && sg->events > 0)
+        s->on_commit(s->on_commit_arg, sg->head_seq);
+    for (size_t i = 0; i < sg->n; i++)
+        sg->taken[i]->done(sg->taken[i]);
+}
+
+static void *committer_main(void *arg)
+{
+    struct sequencer *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->commit_mu);
+        while (s->to_commit == NULL && !s->committer_stop)
+            pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+        struct stage *sg = s->to_commit;
+        s->to_commit = NULL;
+        pthread_cond_broadcast(&s->commit_cv);
+        pthread_mutex_unlock(&s->commit_mu);
+        if (sg == NULL)
+            return NULL;
+        stage_commit(s, sg);
+        pthread_mutex_lock(&s->commit_mu);
+        sg->busy = false;
+        pthread_cond_broadcast(&s->commit_cv);
+        pthread_mutex_unlock(&s->commit_mu);
     }
 }
 
-/* Takes a batch off the queue; 0 when stopping and the queue is empty. */
+/* Takes a batch off the queue into the current stage; 0 when stopping and the queue is empty. */
 static size_t queue_take(struct sequencer *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -247,7 +334,7 @@ static size_t queue_take(struct sequencer *s)
         if (budget + need > LEDGER_COMMIT_EVENTS_MAX)
             break;
         budget += need;
-        s->taken[n++] = c;
+        s->cur->taken[n++] = c;
         s->ring_head = (s->ring_head + 1) % LEDGER_QUEUE_COMMANDS_MAX;
         s->ring_count--;
     }
@@ -259,9 +346,20 @@ static size_t queue_take(struct sequencer *s)
 static void *sequencer_main(void *arg)
 {
     struct sequencer *s = arg;
-    size_t n;
-    while ((n = queue_take(s)) > 0)
-        batch_run(s, n);
+    for (;;) {
+        stage_reclaim(s, s->cur);
+        size_t n = queue_take(s);
+        if (n == 0)
+            break;
+        stage_fill(s, n);
+    }
+    stage_reclaim(s, &s->stages[0]);
+    stage_reclaim(s, &s->stages[1]);
+    pthread_mutex_lock(&s->commit_mu);
+    s->committer_stop = true;
+    pthread_cond_broadcast(&s->commit_cv);
+    pthread_mutex_unlock(&s->commit_mu);
+    pthread_join(s->committer, NULL);
     return NULL;
 }
 
@@ -277,15 +375,19 @@ static void *xmalloc(size_t n)
 static void sequencer_free(struct sequencer *s)
 {
     ledger_state_free(s->state);
-    store_batch_free(s->batch);
+    for (int i = 0; i < 2; i++) {
+        store_batch_free(s->stages[i].batch);
+        free(s->stages[i].taken);
+        free(s->stages[i].rendered);
+    }
     free(s->ring);
     free(s->events);
-    free(s->taken);
-    free(s->rendered);
     free(s->record);
     free(s->render_buf);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->commit_mu);
+    pthread_cond_destroy(&s->commit_cv);
     free(s);
 }
 
@@ -302,11 +404,17 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     pthread_cond_init(&s->cv, NULL);
     s->ring = xmalloc(LEDGER_QUEUE_COMMANDS_MAX * sizeof *s->ring);
     s->events = xmalloc(LEDGER_COMMIT_EVENTS_MAX * sizeof *s->events);
-    s->taken = xmalloc(LEDGER_COMMIT_COMMANDS_MAX * sizeof *s->taken);
-    s->rendered = xmalloc(LEDGER_COMMIT_COMMANDS_MAX * sizeof *s->rendered);
+    for (int i = 0; i < 2; i++) {
+        s->stages[i].taken = xmalloc(LEDGER_COMMIT_COMMANDS_MAX * sizeof *s->stages[i].taken);
+        s->stages[i].rendered = xmalloc(LEDGER_COMMIT_COMMANDS_MAX * sizeof *s->stages[i].rendered);
+        s->stages[i].batch = store_batch_new(st);
+    }
+    s->cur = &s->stages[0];
+    s->other = &s->stages[1];
+    pthread_mutex_init(&s->commit_mu, NULL);
+    pthread_cond_init(&s->commit_cv, NULL);
     s->record = xmalloc(LEDGER_RECORD_BYTES_MAX);
     s->render_buf = xmalloc(LEDGER_HTTP_RESPONSE_BYTES_MAX);
-    s->batch = store_batch_new(st);
 
     int64_t t0 = mono_us();
     uint64_t bad = 0;
@@ -316,7 +424,8 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     }
     s->head = store_head(st);
     size_t n = 0;
-    ledger_state_take_dirty(s->state, &n);
+    const uint8_t *bits;
+    ledger_state_take_dirty(s->state, &bits, &n);
     s->replay_events = s->head.seq;
     s->replay_seconds = (double)(mono_us() - t0) / 1e6;
     s->m.committed_seq = s->head.seq;
@@ -327,6 +436,11 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     if (s->head.seq > 0 && store_get_event(st, s->head.seq, rec, sizeof rec, &len) == LEDGER_ERR_OK &&
         event_decode(rec, len, &last) == LEDGER_ERR_OK)
         s->last_now = last.ts_ns;
+    if (pthread_create(&s->committer, NULL, committer_main, s) != 0) {
+        snprintf(err, err_cap, "cannot start the committer thread");
+        sequencer_free(s);
+        return NULL;
+    }
     if (pthread_create(&s->thread, NULL, sequencer_main, s) != 0) {
         snprintf(err, err_cap, "cannot start the sequencer thread");
         sequencer_free(s);

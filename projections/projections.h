@@ -43,7 +43,7 @@ struct account {
     uint64_t opened_seq;
     int64_t opened_ts_ns;
     uint64_t last_seq;     /* last event that changed this account */
-    bool dirty;            /* changed since the last ledger_state_take_dirty() */
+    uint8_t dirty;         /* DIRTY_* bits: changed since the last ledger_state_take_dirty() */
 };
 
 /* Balances in minor units. posted = credits - debits (what the customer owns); available = posted -
@@ -87,8 +87,11 @@ void ledger_state_rollback(struct ledger_state *st, size_t mark);
 void ledger_state_commit_undo(struct ledger_state *st);
 void ledger_state_reserve_transfers(struct ledger_state *st, size_t n);
 
-/* Accounts changed since the last call; the array is owned by st and valid until the next apply. */
-struct account **ledger_state_take_dirty(struct ledger_state *st, size_t *n);
+#define DIRTY_ACCOUNT 1u /* identity or state changed: rewrite the proj_accounts row */
+#define DIRTY_BALANCE 2u /* balances changed: rewrite the proj_balances row */
+/* Accounts changed since the last call, each with its DIRTY_* bits in dirty_bits[i]; both arrays
+ * are owned by st and valid until the next apply. */
+struct account **ledger_state_take_dirty(struct ledger_state *st, const uint8_t **dirty_bits, size_t *n);
 
 /* Digest over all balances, sorted by account id: SHA-256 of, per account, id (16) and the four
  * counters as big-endian int64. Equal for live, replayed and rebuilt state. */
@@ -98,6 +101,11 @@ void ledger_state_digest(struct ledger_state *st, uint8_t out[LEDGER_HASH_LEN]);
 #define ACCOUNT_ROW_BYTES (4 + sizeof(struct account))
 void account_row_encode(const struct account *a, uint8_t out[ACCOUNT_ROW_BYTES]);
 bool account_row_decode(const void *row, size_t len, struct account *out);
+/* proj_balances rows: debits_posted, credits_posted, debits_pending, credits_pending, last_seq,
+ * each 8 bytes big-endian. decode fills those fields of out and leaves the others. */
+#define BALANCE_ROW_BYTES 40
+void balance_row_encode(const struct account *a, uint8_t out[BALANCE_ROW_BYTES]);
+bool balance_row_decode(const void *row, size_t len, struct account *out);
 /* proj_holders key: holder id, 0x00, account id (16). Returns the key length. */
 size_t holder_key(const char *holder_id, const struct ledger_id *account_id, uint8_t *out, size_t cap);
 

@@ -31,6 +31,7 @@ struct undo_entry {
     struct account *account; /* NULL: undo a transfer-id insert at slot */
     size_t slot;
     int64_t debits_posted, credits_posted;
+    uint64_t last_seq;
 };
 
 struct ledger_state {
@@ -44,6 +45,7 @@ struct ledger_state {
     struct undo_entry *undo;
     size_t undo_len, undo_cap;
     struct account **dirty;
+    uint8_t *dirty_bits;
     size_t dirty_len, dirty_cap;
     uint64_t seed;
 };
@@ -110,6 +112,7 @@ void ledger_state_free(struct ledger_state *st)
     free(st->transfers);
     free(st->undo);
     free(st->dirty);
+    free(st->dirty_bits);
     free(st);
 }
 
@@ -173,26 +176,35 @@ static void index_grow(struct ledger_state *st)
     }
 }
 
-static void mark_dirty(struct ledger_state *st, struct account *a, uint64_t seq)
+static void mark_dirty(struct ledger_state *st, struct account *a, uint64_t seq, uint8_t bits)
 {
     a->last_seq = seq;
-    if (a->dirty)
+    if ((a->dirty | bits) == a->dirty)
         return;
-    if (st->dirty_len == st->dirty_cap) {
-        st->dirty_cap = st->dirty_cap ? st->dirty_cap * 2 : 1024;
-        st->dirty = realloc(st->dirty, st->dirty_cap * sizeof *st->dirty);
-        LEDGER_ASSERT(st->dirty != NULL);
+    if (a->dirty == 0) {
+        if (st->dirty_len == st->dirty_cap) {
+            st->dirty_cap = st->dirty_cap ? st->dirty_cap * 2 : 1024;
+            st->dirty = realloc(st->dirty, st->dirty_cap * sizeof *st->dirty);
+            LEDGER_ASSERT(st->dirty != NULL);
+        }
+        st->dirty[st->dirty_len++] = a;
     }
-    a->dirty = true;
-    st->dirty[st->dirty_len++] = a;
+    a->dirty |= bits;
 }
 
-struct account **ledger_state_take_dirty(struct ledger_state *st, size_t *n)
+struct account **ledger_state_take_dirty(struct ledger_state *st, const uint8_t **dirty_bits, size_t *n)
 {
     *n = st->dirty_len;
-    for (size_t i = 0; i < st->dirty_len; i++)
-        st->dirty[i]->dirty = false;
+    if (st->dirty_len > 0) {
+        st->dirty_bits = realloc(st->dirty_bits, st->dirty_cap);
+        LEDGER_ASSERT(st->dirty_bits != NULL);
+    }
+    for (size_t i = 0; i < st->dirty_len; i++) {
+        st->dirty_bits[i] = st->dirty[i]->dirty;
+        st->dirty[i]->dirty = 0;
+    }
     st->dirty_len = 0;
+    *dirty_bits = st->dirty_bits;
     return st->dirty;
 }
 
@@ -224,7 +236,7 @@ static enum ledger_err apply_opened(struct ledger_state *st, const struct event 
         index_insert(st, st->by_id, hash_id(st, &a->id), (uint32_t)index + 1);
         index_insert(st, st->by_name, hash_name(st, a->holder_id, a->friendly_name), (uint32_t)index + 1);
     }
-    mark_dirty(st, a, ev->seq);
+    mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
     return LEDGER_ERR_OK;
 }
 
@@ -252,7 +264,7 @@ static enum ledger_err apply_account_change(struct ledger_state *st, const struc
         break;
     }
     a->version++;
-    mark_dirty(st, a, ev->seq);
+    mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
     return LEDGER_ERR_OK;
 }
 
@@ -321,6 +333,7 @@ static void undo_push(struct ledger_state *st, struct account *a, size_t slot)
     if (a != NULL) {
         u->debits_posted = a->debits_posted;
         u->credits_posted = a->credits_posted;
+        u->last_seq = a->last_seq;
     }
 }
 
@@ -346,8 +359,8 @@ static enum ledger_err apply_transfer(struct ledger_state *st, const struct even
     st->transfers_count++;
     dr->debits_posted = new_dr;
     cr->credits_posted = new_cr;
-    mark_dirty(st, dr, ev->seq);
-    mark_dirty(st, cr, ev->seq);
+    mark_dirty(st, dr, ev->seq, DIRTY_BALANCE);
+    mark_dirty(st, cr, ev->seq, DIRTY_BALANCE);
     return LEDGER_ERR_OK;
 }
 
@@ -376,6 +389,7 @@ void ledger_state_rollback(struct ledger_state *st, size_t mark)
         if (u->account != NULL) {
             u->account->debits_posted = u->debits_posted;
             u->account->credits_posted = u->credits_posted;
+            u->account->last_seq = u->last_seq;
         } else {
             memset(&st->transfers[u->slot], 0, sizeof st->transfers[u->slot]);
             st->transfers_count--;
@@ -465,6 +479,32 @@ bool account_row_decode(const void *row, size_t len, struct account *out)
     if (version != ACCOUNT_ROW_VERSION)
         return false;
     memcpy(out, (const uint8_t *)row + 4, sizeof *out);
+    return true;
+}
+
+void balance_row_encode(const struct account *a, uint8_t out[BALANCE_ROW_BYTES])
+{
+    uint64_t v[5] = {(uint64_t)a->debits_posted, (uint64_t)a->credits_posted, (uint64_t)a->debits_pending,
+                     (uint64_t)a->credits_pending, a->last_seq};
+    for (int k = 0; k < 5; k++)
+        for (int j = 0; j < 8; j++)
+            out[8 * k + j] = (uint8_t)(v[k] >> (56 - 8 * j));
+}
+
+bool balance_row_decode(const void *row, size_t len, struct account *out)
+{
+    if (len != BALANCE_ROW_BYTES)
+        return false;
+    const uint8_t *p = row;
+    uint64_t v[5] = {0};
+    for (int k = 0; k < 5; k++)
+        for (int j = 0; j < 8; j++)
+            v[k] = (v[k] << 8) | p[8 * k + j];
+    out->debits_posted = (int64_t)v[0];
+    out->credits_posted = (int64_t)v[1];
+    out->debits_pending = (int64_t)v[2];
+    out->credits_pending = (int64_t)v[3];
+    out->last_seq = v[4];
     return true;
 }
 

@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 static const char *const cf_names[STORE_CF_COUNT] = {
-    "events", "streams", "idempotency", "meta", "proj_accounts", "proj_holders",
+    "events", "streams", "idempotency", "meta", "proj_accounts", "proj_holders", "proj_balances",
 };
 
 struct store {
@@ -86,9 +86,12 @@ static void store_options_init(struct store *st)
     rocksdb_options_set_create_if_missing(st->opts, !st->read_only);
     rocksdb_options_set_create_missing_column_families(st->opts, !st->read_only);
     rocksdb_options_set_max_background_jobs(st->opts, 2);
+    rocksdb_options_set_allow_concurrent_memtable_write(st->opts, 0); /* one writer; hash memtables need it off */
     rocksdb_options_set_bytes_per_sync(st->opts, 1 << 20);
     rocksdb_options_set_write_buffer_size(st->opts, 64 << 20);
-    rocksdb_options_set_compression(st->opts, rocksdb_no_compression);
+    rocksdb_options_set_compression(st->opts, rocksdb_lz4_compression);
+    rocksdb_options_set_max_write_buffer_number(st->opts, 4);
+    rocksdb_options_set_wal_compression(st->opts, rocksdb_zstd_compression);
     st->table = rocksdb_block_based_options_create();
     st->bloom = rocksdb_filterpolicy_create_bloom_full(10);
     rocksdb_block_based_options_set_filter_policy(st->table, st->bloom);
@@ -97,6 +100,12 @@ static void store_options_init(struct store *st)
         if (i != STORE_CF_EVENTS)
             rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->table);
     }
+    /* Balance rows are rewritten for every touched account in every commit and only ever read by
+     * key: a hash memtable (whole 16-byte key as prefix) makes those inserts O(1) instead of a
+     * skiplist search through every older version. */
+    rocksdb_options_set_prefix_extractor(st->cf_opts[STORE_CF_PROJ_BALANCES],
+                                         rocksdb_slicetransform_create_fixed_prefix(16));
+    rocksdb_options_set_hash_skip_list_rep(st->cf_opts[STORE_CF_PROJ_BALANCES], 1 << 20, 4, 4);
     st->wo_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st->wo_sync, 1);
     st->wo_async = rocksdb_writeoptions_create();

@@ -6,7 +6,8 @@
  *   streams       16-byte stream id + u64 BE ver  -> u64 BE seq
  *   idempotency   client id + 0x00 + key          -> request hash (32) + ts_ns (8) + status (2) + body
  *   meta          ASCII key                       -> value (ledger id, chain head, outbox watermark, format)
- *   proj_accounts 16-byte account id              -> account projection record (projections/)
+ *   proj_accounts 16-byte account id              -> account record: identity, state (projections/)
+ *   proj_balances 16-byte account id              -> the four balance counters + last seq (40 bytes)
  *   proj_holders  holder id + 0x00 + account id   -> empty (accounts per holder)
  *
  * Writes go through a store_batch committed with sync=true; a batch carries its events, their
@@ -37,6 +38,7 @@ enum store_cf {
     STORE_CF_META,
     STORE_CF_PROJ_ACCOUNTS,
     STORE_CF_PROJ_HOLDERS,
+    STORE_CF_PROJ_BALANCES,
     STORE_CF_COUNT,
 };
 

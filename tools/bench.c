@@ -1,0 +1,464 @@
+/*
+ * bench.c: `ledgerctl bench`, load generators that print figures (never timed tests).
+ *
+ *   bench transfers [--batch N] [--seconds S] [--accounts A] [--inflight K] [--data DIR]
+ *       in-process: the sequencer and RocksDB with sync=true, K commands of N transfers in flight
+ *   bench http --url HOST:PORT [--batch N] [--clients C] [--seconds S] [--accounts A]
+ *       against a running ledgerd: C keep-alive connections, POST /v1/transfers (N = 1) or
+ *       POST /v1/transfers/batch (N > 1); throughput and latency percentiles
+ * Every durable write is a real fsync; nothing is mocked.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "commands/commands.h"
+#include "store/store.h"
+#include "tools/tools.h"
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1));
+    return v[i];
+}
+
+/* ---- in-process ------------------------------------------------------------------------------- */
+
+struct slot {
+    struct cmd cmd;
+    struct transfer_item *items;
+    double submitted_at;
+    bool busy;
+};
+
+struct inproc {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct slot *slots;
+    size_t nslots;
+    uint64_t transfers_ok, transfers_rejected, commands;
+    double *lat;
+    size_t nlat, lat_cap;
+    bool measuring;
+};
+
+static void inproc_done(struct cmd *c)
+{
+    struct slot *sl = (struct slot *)c;
+    struct inproc *b = c->ctx;
+    double t = tool_now_s();
+    pthread_mutex_lock(&b->mu);
+    for (size_t i = 0; i < c->u.transfers.count; i++) {
+        if (c->u.transfers.items[i].result == LEDGER_ERR_OK)
+            b->transfers_ok += b->measuring;
+        else
+            b->transfers_rejected += b->measuring;
+    }
+    b->commands++;
+    if (b->measuring && b->nlat < b->lat_cap)
+        b->lat[b->nlat++] = (t - sl->submitted_at) * 1e3;
+    sl->busy = false;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void fill_transfers(struct slot *sl, size_t n, const struct ledger_id *accounts, size_t nacc,
+                           uint64_t *rng, uint64_t *counter, bool deposit)
+{
+    struct cmd *c = &sl->cmd;
+    memset(c, 0, sizeof *c);
+    c->type = CMD_TRANSFERS;
+    c->u.transfers.items = sl->items;
+    c->u.transfers.count = n;
+    snprintf(c->actor, sizeof c->actor, "bench");
+    store_u64_be(++*counter, c->cmd_id.b);
+    for (size_t i = 0; i < n; i++) {
+        struct transfer_item *t = &sl->items[i];
+        memset(t, 0, sizeof *t);
+        store_u64_be(++*counter, t->id.b + 8);
+        t->id.b[0] = 0xbe;
+        size_t d = rng_next(rng) % nacc, k = rng_next(rng) % (nacc - 1);
+        t->debit_account_id = accounts[d];
+        t->credit_account_id = accounts[k >= d ? k + 1 : k];
+        t->amount_minor = deposit ? 1000000000 : 1 + (int64_t)(rng_next(rng) % 100);
+        memcpy(t->currency, "EUR", 4);
+        t->kind = deposit ? TRANSFER_KIND_DEPOSIT : TRANSFER_KIND_TRANSFER;
+        if (deposit)
+            t->credit_account_id = accounts[(*counter) % nacc];
+    }
+}
+
+static struct slot *slot_wait(struct inproc *b)
+{
+    pthread_mutex_lock(&b->mu);
+    struct slot *free_slot = NULL;
+    while (free_slot == NULL) {
+        for (size_t i = 0; i < b->nslots && !free_slot; i++)
+            if (!b->slots[i].busy)
+                free_slot = &b->slots[i];
+        if (free_slot == NULL)
+            pthread_cond_wait(&b->cv, &b->mu);
+    }
+    free_slot->busy = true;
+    pthread_mutex_unlock(&b->mu);
+    return free_slot;
+}
+
+static void drain(struct inproc *b)
+{
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        bool any = false;
+        for (size_t i = 0; i < b->nslots; i++)
+            any |= b->slots[i].busy;
+        if (!any)
+            break;
+        pthread_cond_wait(&b->cv, &b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void submit_slot(struct sequencer *seq, struct inproc *b, struct slot *sl)
+{
+    sl->cmd.done = inproc_done;
+    sl->cmd.ctx = b;
+    sl->submitted_at = tool_now_s();
+    while (sequencer_submit(seq, &sl->cmd) == LEDGER_ERR_BUSY)
+        usleep(100);
+}
+
+static void open_accounts(struct sequencer *seq, struct ledger_id *accounts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct cmd c = {.type = CMD_OPEN_ACCOUNT};
+        c.u.open.account_id = ledger_id_new_v7();
+        c.u.open.kind = ACCOUNT_KIND_CUSTOMER;
+        snprintf(c.u.open.holder_id, sizeof c.u.open.holder_id, "bench-%zu", i);
+        snprintf(c.u.open.friendly_name, sizeof c.u.open.friendly_name, "main");
+        memcpy(c.u.open.currency, "EUR", 4);
+        snprintf(c.actor, sizeof c.actor, "bench");
+        c.cmd_id = ledger_id_new_v7();
+        sequencer_execute(seq, &c);
+        LEDGER_ASSERT(c.result == LEDGER_ERR_OK);
+        accounts[i] = c.u.open.account_id;
+    }
+}
+
+static int bench_inproc(int argc, char **argv)
+{
+    bool bad = false;
+    const char *v;
+    size_t batch = (v = tool_flag(argc, argv, "--batch", &bad)) ? strtoul(v, NULL, 10) : 8190;
+    double seconds = (v = tool_flag(argc, argv, "--seconds", &bad)) ? strtod(v, NULL) : 10;
+    size_t nacc = (v = tool_flag(argc, argv, "--accounts", &bad)) ? strtoul(v, NULL, 10) : 10000;
+    size_t inflight = (v = tool_flag(argc, argv, "--inflight", &bad)) ? strtoul(v, NULL, 10) : 0;
+    const char *dir = tool_flag(argc, argv, "--data", &bad);
+    if (bad || batch < 1 || batch > LEDGER_BATCH_TRANSFERS_MAX || nacc < 2 || seconds <= 0) {
+        fprintf(stderr, "usage: ledgerctl bench transfers [--batch 1..8190] [--seconds S] [--accounts A] "
+                        "[--inflight K] [--data DIR]\n");
+        return 2;
+    }
+    if (inflight == 0)
+        inflight = batch >= 1000 ? 4 : batch >= 100 ? 32 : 256;
+    char tmp[] = "/tmp/ledger-bench-XXXXXX", err[512];
+    if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
+        return 1;
+    struct store *st = store_open(dir, false, err, sizeof err);
+    struct sequencer *seq = st ? sequencer_start(st, NULL, NULL, err, sizeof err) : NULL;
+    if (seq == NULL) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 1;
+    }
+    struct ledger_id *accounts = calloc(nacc, sizeof *accounts);
+    open_accounts(seq, accounts, nacc);
+
+    struct inproc b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .nslots = inflight};
+    b.slots = calloc(inflight, sizeof *b.slots);
+    for (size_t i = 0; i < inflight; i++)
+        b.slots[i].items = calloc(LEDGER_BATCH_TRANSFERS_MAX, sizeof(struct transfer_item));
+    b.lat_cap = 1 << 22;
+    b.lat = calloc(b.lat_cap, sizeof *b.lat);
+    uint64_t rng = 0x9e3779b97f4a7c15ull, counter = 0;
+    for (size_t done = 0; done < nacc; done += LEDGER_BATCH_TRANSFERS_MAX) { /* fund every account */
+        struct slot *sl = slot_wait(&b);
+        fill_transfers(sl, nacc - done < LEDGER_BATCH_TRANSFERS_MAX ? nacc - done : LEDGER_BATCH_TRANSFERS_MAX,
+                       accounts, nacc, &rng, &counter, true);
+        submit_slot(seq, &b, sl);
+    }
+    drain(&b);
+    b.measuring = true;
+    double t0 = tool_now_s(), t_end = t0 + seconds;
+    struct sequencer_metrics m0, m1;
+    sequencer_metrics_read(seq, &m0);
+    while (tool_now_s() < t_end) {
+        struct slot *sl = slot_wait(&b);
+        fill_transfers(sl, batch, accounts, nacc, &rng, &counter, false);
+        submit_slot(seq, &b, sl);
+    }
+    drain(&b);
+    double elapsed = tool_now_s() - t0;
+    sequencer_metrics_read(seq, &m1);
+    qsort(b.lat, b.nlat, sizeof *b.lat, cmp_double);
+    uint64_t commits = m1.commits - m0.commits;
+    printf("bench transfers: batch=%zu inflight=%zu accounts=%zu seconds=%.1f\n", batch, inflight, nacc, elapsed);
+    printf("bench transfers: transfers/s=%.0f executed=%" PRIu64 " rejected=%" PRIu64 " commits=%" PRIu64
+           " events/commit=%.0f commit_ms_avg=%.3f\n",
+           (double)b.transfers_ok / elapsed, b.transfers_ok, b.transfers_rejected, commits,
+           commits ? (double)(m1.events_appended - m0.events_appended) / (double)commits : 0.0,
+           commits ? (double)(m1.commit_us_sum - m0.commit_us_sum) / (double)commits / 1e3 : 0.0);
+    printf("bench transfers: command latency ms p50=%.3f p99=%.3f p99.9=%.3f (n=%zu)\n",
+           percentile(b.lat, b.nlat, 0.50), percentile(b.lat, b.nlat, 0.99), percentile(b.lat, b.nlat, 0.999),
+           b.nlat);
+    sequencer_stop(seq);
+    store_close(st);
+    for (size_t i = 0; i < inflight; i++)
+        free(b.slots[i].items);
+    free(b.slots);
+    free(b.lat);
+    free(accounts);
+    return 0;
+}
+
+/* ---- over HTTP -------------------------------------------------------------------------------- */
+
+struct http_conn {
+    int fd;
+    char *buf;
+    size_t cap;
+};
+
+static int http_connect(const struct sockaddr_in *sa, struct http_conn *hc)
+{
+    hc->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(hc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (hc->fd < 0 || connect(hc->fd, (const struct sockaddr *)sa, sizeof *sa) != 0)
+        return -1;
+    hc->cap = 1 << 20;
+    hc->buf = malloc(hc->cap);
+    return hc->buf ? 0 : -1;
+}
+
+/* Sends one request and reads the response; returns the status (or -1); *body points into hc->buf. */
+static int http_post(struct http_conn *hc, const char *path, const char *body, size_t len, const char **resp_body)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n", path, len);
+    if (write(hc->fd, head, (size_t)n) != n || write(hc->fd, body, len) != (ssize_t)len)
+        return -1;
+    size_t got = 0, need = 0, hdr_end = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        ssize_t r = read(hc->fd, hc->buf + got, hc->cap - got - 1);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+        hc->buf[got] = '\0';
+        if (hdr_end == 0) {
+            char *e = strstr(hc->buf, "\r\n\r\n");
+            if (e == NULL)
+                continue;
+            hdr_end = (size_t)(e - hc->buf) + 4;
+            char *cl = strcasestr(hc->buf, "Content-Length:");
+            need = hdr_end + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+            if (need >= hc->cap)
+                return -1;
+        }
+        if (got >= need) {
+            *resp_body = hc->buf + hdr_end;
+            return (int)strtol(hc->buf + 9, NULL, 10);
+        }
+    }
+    return -1;
+}
+
+struct http_bench {
+    struct sockaddr_in sa;
+    size_t batch;
+    double t_end;
+    char (*accounts)[LEDGER_ID_TEXT_LEN + 1];
+    size_t nacc;
+    pthread_mutex_t mu;
+    uint64_t ok, failed, requests;
+    double *lat;
+    size_t nlat, lat_cap;
+};
+
+static size_t build_body(struct http_bench *hb, uint64_t *rng, char *out, size_t cap)
+{
+    size_t len = 0;
+    if (hb->batch > 1)
+        len += (size_t)snprintf(out, cap, "{\"transfers\":[");
+    for (size_t i = 0; i < hb->batch; i++) {
+        size_t d = rng_next(rng) % hb->nacc, k = rng_next(rng) % (hb->nacc - 1);
+        len += (size_t)snprintf(out + len, cap - len,
+                                "%s{\"debit_account_id\":\"%s\",\"credit_account_id\":\"%s\",\"amount\":%d,"
+                                "\"currency\":\"EUR\",\"reference\":\"bench\"}",
+                                i ? "," : "", hb->accounts[d], hb->accounts[k >= d ? k + 1 : k],
+                                1 + (int)(rng_next(rng) % 100));
+    }
+    if (hb->batch > 1)
+        len += (size_t)snprintf(out + len, cap - len, "]}");
+    return len;
+}
+
+static void *http_client(void *arg)
+{
+    struct http_bench *hb = arg;
+    struct http_conn hc;
+    uint64_t rng = (uint64_t)(uintptr_t)&hc ^ 0x2545f4914f6cdd1dull;
+    size_t cap = hb->batch * 256 + 64;
+    char *body = malloc(cap);
+    if (http_connect(&hb->sa, &hc) != 0 || body == NULL) {
+        fprintf(stderr, "bench http: cannot connect\n");
+        return NULL;
+    }
+    const char *path = hb->batch > 1 ? "/v1/transfers/batch" : "/v1/transfers";
+    while (tool_now_s() < hb->t_end) {
+        size_t len = build_body(hb, &rng, body, cap);
+        const char *resp;
+        double t0 = tool_now_s();
+        int status = http_post(&hc, path, body, len, &resp);
+        double ms = (tool_now_s() - t0) * 1e3;
+        if (status < 0)
+            break;
+        uint64_t ok = 0;
+        if (hb->batch == 1)
+            ok = status == 201;
+        else
+            for (const char *p = resp; (p = strstr(p, "\"executed\"")) != NULL; p++)
+                ok++;
+        pthread_mutex_lock(&hb->mu);
+        hb->ok += ok;
+        hb->failed += hb->batch - ok;
+        hb->requests++;
+        if (hb->nlat < hb->lat_cap)
+            hb->lat[hb->nlat++] = ms;
+        pthread_mutex_unlock(&hb->mu);
+    }
+    close(hc.fd);
+    free(hc.buf);
+    free(body);
+    return NULL;
+}
+
+/* Opens nacc accounts over HTTP and funds each with a deposit. */
+static int http_setup(struct http_bench *hb)
+{
+    struct http_conn hc;
+    if (http_connect(&hb->sa, &hc) != 0)
+        return -1;
+    char body[512];
+    const char *resp;
+    uint64_t tag = (uint64_t)time(NULL);
+    for (size_t i = 0; i < hb->nacc; i++) {
+        int n = snprintf(body, sizeof body,
+                         "{\"holder_id\":\"bench-%" PRIu64 "-%zu\",\"currency\":\"EUR\",\"friendly_name\":\"main\"}",
+                         tag, i);
+        if (http_post(&hc, "/v1/accounts", body, (size_t)n, &resp) != 201)
+            return -1;
+        const char *id = strstr(resp, "\"id\":\"");
+        if (id == NULL)
+            return -1;
+        memcpy(hb->accounts[i], id + 6, LEDGER_ID_TEXT_LEN);
+        hb->accounts[i][LEDGER_ID_TEXT_LEN] = '\0';
+        n = snprintf(body, sizeof body,
+                     "{\"account_id\":\"%s\",\"amount\":100000000000,\"currency\":\"EUR\",\"reference\":\"fund\"}",
+                     hb->accounts[i]);
+        if (http_post(&hc, "/v1/deposits", body, (size_t)n, &resp) != 201)
+            return -1;
+    }
+    close(hc.fd);
+    free(hc.buf);
+    return 0;
+}
+
+static int bench_http(int argc, char **argv)
+{
+    bool bad = false;
+    const char *v;
+    const char *url = tool_flag(argc, argv, "--url", &bad);
+    size_t batch = (v = tool_flag(argc, argv, "--batch", &bad)) ? strtoul(v, NULL, 10) : 1;
+    size_t clients = (v = tool_flag(argc, argv, "--clients", &bad)) ? strtoul(v, NULL, 10) : 64;
+    double seconds = (v = tool_flag(argc, argv, "--seconds", &bad)) ? strtod(v, NULL) : 10;
+    struct http_bench hb = {.batch = batch, .mu = PTHREAD_MUTEX_INITIALIZER};
+    hb.nacc = (v = tool_flag(argc, argv, "--accounts", &bad)) ? strtoul(v, NULL, 10) : 1000;
+    const char *colon = url ? strrchr(url, ':') : NULL;
+    if (bad || colon == NULL || batch < 1 || batch > LEDGER_BATCH_TRANSFERS_MAX || clients < 1 || clients > 1024 ||
+        hb.nacc < 2) {
+        fprintf(stderr, "usage: ledgerctl bench http --url HOST:PORT [--batch N] [--clients C] [--seconds S] "
+                        "[--accounts A]\n");
+        return 2;
+    }
+    char host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - url), url);
+    hb.sa.sin_family = AF_INET;
+    hb.sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &hb.sa.sin_addr) != 1)
+        return 2;
+    hb.accounts = calloc(hb.nacc, sizeof *hb.accounts);
+    if (http_setup(&hb) != 0) {
+        fprintf(stderr, "bench http: setup failed (is ledgerd running at %s?)\n", url);
+        return 1;
+    }
+    hb.lat_cap = 1 << 22;
+    hb.lat = calloc(hb.lat_cap, sizeof *hb.lat);
+    pthread_t *th = calloc(clients, sizeof *th);
+    double t0 = tool_now_s();
+    hb.t_end = t0 + seconds;
+    for (size_t i = 0; i < clients; i++)
+        pthread_create(&th[i], NULL, http_client, &hb);
+    for (size_t i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    double elapsed = tool_now_s() - t0;
+    qsort(hb.lat, hb.nlat, sizeof *hb.lat, cmp_double);
+    printf("bench http: batch=%zu clients=%zu seconds=%.1f requests=%" PRIu64 "\n", batch, clients, elapsed,
+           hb.requests);
+    printf("bench http: transfers/s=%.0f executed=%" PRIu64 " not_executed=%" PRIu64 "\n", (double)hb.ok / elapsed,
+           hb.ok, hb.failed);
+    printf("bench http: request latency ms p50=%.3f p99=%.3f p99.9=%.3f\n", percentile(hb.lat, hb.nlat, 0.5),
+           percentile(hb.lat, hb.nlat, 0.99), percentile(hb.lat, hb.nlat, 0.999));
+    free(th);
+    free(hb.lat);
+    free(hb.accounts);
+    return hb.ok > 0 ? 0 : 1;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "transfers") == 0)
+        return bench_inproc(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "http") == 0)
+        return bench_http(argc - 1, argv + 1);
+    fprintf(stderr, "usage: ledgerctl bench transfers|http [options]\n"
+                    "  transfers [--batch N] [--seconds S] [--accounts A] [--inflight K] [--data DIR]\n"
+                    "  http --url HOST:PORT [--batch N] [--clients C] [--seconds S] [--accounts A]\n"
+                    "  (verify speed: ledgerctl verify prints events/s)\n");
+    return 2;
+}
