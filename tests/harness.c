@@ -1,0 +1,317 @@
+/*
+ * harness.c: see harness.h.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void harness_tmpdir(char *out, size_t cap)
+{
+    snprintf(out, cap, "/tmp/ledger-test-XXXXXX");
+    cr_assert(mkdtemp(out) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void harness_rmdir(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void print_log(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        fprintf(stderr, "  ledgerd log: %s", line);
+    if (f)
+        fclose(f);
+}
+
+bool ledgerd_start(struct ledgerd *d, const char *data, const char *nats)
+{
+    const char *bin = getenv("LEDGERD_BIN");
+    memset(d, 0, sizeof *d);
+    snprintf(d->data, sizeof d->data, "%s", data);
+    snprintf(d->nats, sizeof d->nats, "%s", nats);
+    snprintf(d->log_path, sizeof d->log_path, "%s.log", data);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        d->port = free_port();
+        snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
+        char listen[64];
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", d->port);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            execl(bin ? bin : "bin/ledgerd", "ledgerd", "--data", data, "--http", listen, "--nats", nats,
+                  (char *)NULL);
+            _exit(127);
+        }
+        d->pid = pid;
+        for (int waited = 0; waited < HARNESS_READY_MS; waited += 20) {
+            struct http_resp r;
+            if (http_do(d, "GET", "/healthz", NULL, NULL, &r) && r.status == 200) {
+                http_resp_free(&r);
+                return true;
+            }
+            int st;
+            if (waitpid(pid, &st, WNOHANG) == pid)
+                break; /* died: maybe the port was taken; retry on another */
+            sleep_ms(20);
+        }
+        ledgerd_kill(d);
+    }
+    print_log(d->log_path);
+    return false;
+}
+
+int ledgerd_stop(struct ledgerd *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, SIGTERM);
+    int st = 0;
+    for (int waited = 0; waited < HARNESS_STOP_MS; waited += 10) {
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        }
+        sleep_ms(10);
+    }
+    ledgerd_kill(d);
+    return -1;
+}
+
+void ledgerd_kill(struct ledgerd *d)
+{
+    if (d->pid <= 0)
+        return;
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, NULL, 0);
+    d->pid = 0;
+}
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    size_t add = size * n;
+    char *p = realloc(b->p, b->len + add + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, data, add);
+    b->p = p;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct http_resp *r = arg;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(data, "Ledger-Seq:", 11) == 0) {
+        size_t k = 0;
+        for (size_t i = 11; i < len && k + 1 < sizeof r->seq_header; i++)
+            if (data[i] >= '0' && data[i] <= '9')
+                r->seq_header[k++] = data[i];
+        r->seq_header[k] = '\0';
+    }
+    return len;
+}
+
+bool http_do(const struct ledgerd *d, const char *method, const char *path, const char *body,
+             const char *extra_header, struct http_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return false;
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", d->base, path);
+    struct buf b = {NULL, 0};
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (extra_header != NULL)
+        hdrs = curl_slist_append(hdrs, extra_header);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    out->body = b.p ? b.p : strdup("");
+    out->json = json_loads(out->body, 0, NULL);
+    return rc == CURLE_OK;
+}
+
+void http_resp_free(struct http_resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    r->body = NULL;
+    r->json = NULL;
+}
+
+const char *resp_str(const struct http_resp *r, const char *key)
+{
+    const char *s = json_string_value(json_object_get(r->json, key));
+    return s ? s : "";
+}
+
+long long resp_int(const struct http_resp *r, const char *key)
+{
+    json_t *v = json_object_get(r->json, key);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+const char *resp_error_code(const struct http_resp *r)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    return s ? s : "";
+}
+
+const char *resp_error_field(const struct http_resp *r)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(r->json, "error"), "field"));
+    return s ? s : "";
+}
+
+bool api_open_account(const struct ledgerd *d, const char *holder, const char *currency, long long overdraft,
+                      char *out)
+{
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"holder_id\":\"%s\",\"currency\":\"%s\",\"friendly_name\":\"main\",\"overdraft_limit\":%lld}", holder,
+             currency, overdraft);
+    struct http_resp r;
+    bool ok = http_do(d, "POST", "/v1/accounts", body, NULL, &r) && r.status == 201;
+    if (ok)
+        snprintf(out, 37, "%s", resp_str(&r, "id"));
+    http_resp_free(&r);
+    return ok && strlen(out) == 36;
+}
+
+bool api_deposit(const struct ledgerd *d, const char *account, long long amount, const char *currency)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"amount\":%lld,\"currency\":\"%s\",\"reference\":\"top-up\"}",
+             account, amount, currency);
+    struct http_resp r;
+    bool ok = http_do(d, "POST", "/v1/deposits", body, NULL, &r) && r.status == 201;
+    http_resp_free(&r);
+    return ok;
+}
+
+long long api_balance(const struct ledgerd *d, const char *account, const char *which)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/accounts/%s/balance", account);
+    struct http_resp r;
+    long long v = LLONG_MIN;
+    if (http_do(d, "GET", path, NULL, NULL, &r) && r.status == 200)
+        v = resp_int(&r, which);
+    http_resp_free(&r);
+    return v;
+}
+
+int ledgerctl_run(char **out, const char *const args[])
+{
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        const char *bin = getenv("LEDGERCTL_BIN");
+        const char *argv[16] = {"ledgerctl"};
+        for (int i = 0; args[i] != NULL && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(bin ? bin : "bin/ledgerctl", (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    struct buf b = {NULL, 0};
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], chunk, sizeof chunk)) > 0)
+        on_body(chunk, 1, (size_t)n, &b);
+    close(pipefd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    *out = b.p ? b.p : strdup("");
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+bool ledgerctl_verify_ok(const char *dir)
+{
+    char *out = NULL;
+    const char *args[] = {"verify", "--data", dir, NULL};
+    int rc = ledgerctl_run(&out, args);
+    if (rc != 0)
+        fprintf(stderr, "ledgerctl verify exited %d:\n%s\n", rc, out);
+    free(out);
+    return rc == 0;
+}
