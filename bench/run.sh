@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make bench: every benchmark of ledgerd, durable writes throughout (RocksDB sync=true), figures
+# printed. Servers run on free loopback ports and are stopped by PID at exit.
+#   BENCH_SECONDS=10 (per run)   BENCH_SKIP_PG=1 to skip the PostgreSQL comparison
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CTL=bin/ledgerctl
+SECS=${BENCH_SECONDS:-10}
+tmp=$(mktemp -d /tmp/ledger-bench-XXXXXX)
+nats_pid=""; ledgerd_pid=""
+cleanup() {
+  [ -n "$ledgerd_pid" ] && kill "$ledgerd_pid" 2>/dev/null && wait "$ledgerd_pid" 2>/dev/null || true
+  [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+metric() { curl -s "http://127.0.0.1:$hport/metrics" | awk -v k="$1" '$1==k {print $2}'; }
+
+echo "## machine: $(nproc) cores, $(uname -r), $(date -u +%F)"
+echo "## in-process sequencer + RocksDB (group commit, sync=true)"
+for b in 8190 100 1; do "$CTL" bench transfers --batch "$b" --seconds "$SECS"; done
+
+nport=$(free_port); hport=$(free_port)
+nats-server -a 127.0.0.1 -p "$nport" -js -sd "$tmp/nats" >"$tmp/nats.log" 2>&1 & nats_pid=$!
+bin/ledgerd --data "$tmp/data" --http "127.0.0.1:$hport" --nats "nats://127.0.0.1:$nport" >"$tmp/ledgerd.log" 2>&1 &
+ledgerd_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
+
+echo "## HTTP API (ledgerd with the JetStream outbox on)"
+"$CTL" bench http --url "127.0.0.1:$hport" --batch 1 --clients 64 --seconds "$SECS"
+"$CTL" bench http --url "127.0.0.1:$hport" --batch 1 --clients 1 --seconds 5
+"$CTL" bench http --url "127.0.0.1:$hport" --batch 100 --clients 8 --seconds "$SECS"
+"$CTL" bench http --url "127.0.0.1:$hport" --batch 8190 --clients 3 --seconds "$SECS"
+
+echo "## outbox: lag after the burst and drain rate"
+c0=$(metric ledger_committed_seq); p0=$(metric ledger_outbox_published_seq); t0=$(date +%s.%N)
+echo "outbox: right after the burst: committed=$c0 published=$p0 lag=$((c0 - p0)) events"
+for _ in $(seq 1 600); do
+  p=$(metric ledger_outbox_published_seq); [ "$p" -ge "$c0" ] && break; sleep 0.1
+done
+t1=$(date +%s.%N)
+python3 -c "import sys; d=$p-$p0; t=$t1-$t0; print(f'outbox: drained {d} events in {t:.2f} s = {d/t if t>0 else 0:.0f} events/s; lag now {$c0-$p}')"
+
+kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
+echo "## verify (hash chain, double entry, stored = replayed balances)"
+"$CTL" verify --data "$tmp/data" | grep -E "events|OK|FAIL"
+
+if [ "${BENCH_SKIP_PG:-0}" != 1 ]; then
+  echo "## PostgreSQL 15 on the same machine (bench/postgres.sh)"
+  PG_BENCH_SECONDS="$SECS" bash bench/postgres.sh
+fi
