@@ -228,6 +228,11 @@ static void decide_transfers(struct ledger_state *st, struct cmd *c, struct even
 {
     struct cmd_transfers *tr = &c->u.transfers;
     ledger_state_reserve_transfers(st, tr->count);
+    /* Opening an account cannot be undone: a linked chain opens the funding accounts its deposits
+     * need before its undo mark, so a rollback never removes an event whose account stays. */
+    for (size_t i = 0; tr->linked && i < tr->count; i++)
+        if (tr->items[i].kind == TRANSFER_KIND_DEPOSIT && money_currency_find(tr->items[i].currency))
+            funding_account(st, c, sink, tr->items[i].currency);
     size_t mark = ledger_state_mark(st), sink_mark = sink->len;
     uint64_t seq_mark = sink->next_seq;
     for (size_t i = 0; i < tr->count; i++) {

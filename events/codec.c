@@ -30,6 +30,7 @@ struct fixed_buf {
     size_t len;
     size_t cap;
     bool overflow;
+    bool invalid; /* a field could not be encoded (over-long string, unknown enum) */
 };
 
 static int fixed_buf_write(void *data, const char *buf, size_t len)
@@ -51,11 +52,23 @@ static void pack_key(msgpack_packer *pk, const char *key)
     msgpack_pack_str_body(pk, key, n);
 }
 
-static void pack_str(msgpack_packer *pk, const char *key, const char *value)
+/* A string field of at most cap-1 bytes (its struct member has cap bytes); an unterminated or
+ * "unknown" enum name marks the encoding invalid. */
+static void pack_field(msgpack_packer *pk, const char *key, const char *value, size_t cap, bool is_enum)
 {
+    struct fixed_buf *fb = pk->data;
+    size_t n = strnlen(value, cap);
+    if (n == cap || (is_enum && (strcmp(value, "unknown") == 0 || strcmp(value, "UNKNOWN") == 0))) {
+        fb->invalid = true;
+        return;
+    }
     pack_key(pk, key);
-    pack_key(pk, value);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, value, n);
 }
+
+#define pack_str(pk, key, member) pack_field(pk, key, member, sizeof(member), false)
+#define pack_enum(pk, key, name) pack_field(pk, key, name, 16, true)
 
 static void pack_bin(msgpack_packer *pk, const char *key, const void *value, size_t n)
 {
@@ -83,7 +96,7 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
         const struct ev_account_opened *d = &ev->data.opened;
         msgpack_pack_map(pk, 7);
         pack_bin(pk, "account_id", d->account_id.b, 16);
-        pack_str(pk, "kind", account_kind_name(d->kind));
+        pack_enum(pk, "kind", account_kind_name(d->kind));
         pack_str(pk, "holder_id", d->holder_id);
         pack_str(pk, "currency", d->currency);
         pack_str(pk, "friendly_name", d->friendly_name);
@@ -95,7 +108,7 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
     case EVENT_ACCOUNT_UNBLOCKED:
         msgpack_pack_map(pk, 2);
         pack_bin(pk, "account_id", ev->data.blocked.account_id.b, 16);
-        pack_str(pk, "reason", block_reason_name(ev->data.blocked.reason));
+        pack_enum(pk, "reason", block_reason_name(ev->data.blocked.reason));
         return true;
     case EVENT_ACCOUNT_CLOSED:
         msgpack_pack_map(pk, 1);
@@ -109,7 +122,7 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
         pack_bin(pk, "credit_account_id", d->credit_account_id.b, 16);
         pack_i64(pk, "amount", d->amount_minor);
         pack_str(pk, "currency", d->currency);
-        pack_str(pk, "kind", transfer_kind_name(d->kind));
+        pack_enum(pk, "kind", transfer_kind_name(d->kind));
         pack_str(pk, "reference", d->reference);
         return true;
     }
@@ -119,7 +132,7 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
 
 size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
 {
-    struct fixed_buf fb = {.p = out, .len = 0, .cap = cap, .overflow = false};
+    struct fixed_buf fb = {.p = out, .len = 0, .cap = cap, .overflow = false, .invalid = false};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &fb, fixed_buf_write);
 
@@ -136,7 +149,7 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     if (!pack_data(&pk, ev))
         return 0;
     pack_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
-    if (fb.overflow || fb.len + HASH_TAIL_LEN > cap)
+    if (fb.overflow || fb.invalid || fb.len + HASH_TAIL_LEN > cap)
         return 0;
 
     uint8_t head[LEDGER_HASH_LEN + 1];
