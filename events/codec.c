@@ -358,9 +358,62 @@ static bool decode_envelope(const msgpack_object *root, struct event *ev)
     return decode_data(&kv[8].val, ev);
 }
 
+/* Length of the msgpack header at p (1..9 bytes) and what follows it: *payload bytes of raw data,
+ * *items nested values. 0 for the never-used byte 0xc1 or a truncated header. */
+static size_t mp_header(const uint8_t *p, size_t avail, uint64_t *payload, uint64_t *items)
+{
+    static const uint8_t fixed[] = {[0xca - 0xc0] = 4, [0xcb - 0xc0] = 8, [0xcc - 0xc0] = 1, [0xcd - 0xc0] = 2,
+                                    [0xce - 0xc0] = 4, [0xcf - 0xc0] = 8, [0xd0 - 0xc0] = 1, [0xd1 - 0xc0] = 2,
+                                    [0xd2 - 0xc0] = 4, [0xd3 - 0xc0] = 8, [0xd4 - 0xc0] = 2, [0xd5 - 0xc0] = 3,
+                                    [0xd6 - 0xc0] = 5, [0xd7 - 0xc0] = 9, [0xd8 - 0xc0] = 17};
+    uint8_t b = p[0];
+    *payload = 0;
+    *items = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 1;
+    if (b <= 0x8f) return *items = 2u * (b & 0x0f), 1;
+    if (b <= 0x9f) return *items = b & 0x0f, 1;
+    if (b <= 0xbf) return *payload = b & 0x1f, 1;
+    if (b >= 0xca && b <= 0xd8) return *payload = fixed[b - 0xc0], 1;
+    /* bin, ext, str, array, map with an explicit 1/2/4-byte length */
+    static const uint8_t lenbytes[] = {[0xc4 - 0xc4] = 1, 2, 4, 1, 2, 4, [0xd9 - 0xc4] = 1, 2, 4, 2, 4, 2, 4};
+    if (b < 0xc4 || b > 0xdf || (b > 0xc9 && b < 0xd9))
+        return 0;
+    size_t n = lenbytes[b - 0xc4];
+    if (avail < 1 + n)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[1 + i];
+    if (b == 0xdc || b == 0xdd) *items = v;
+    else if (b == 0xde || b == 0xdf) *items = 2 * v;
+    else *payload = v + (b >= 0xc7 && b <= 0xc9); /* ext: one type byte */
+    return 1 + n;
+}
+
+/* Walks the msgpack structure without allocating: every length and element count must fit the
+ * bytes that remain (each element needs at least one byte), so a forged count can never make the
+ * unpacker allocate more than the input justifies. */
+static bool mp_shape_ok(const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (pos >= len || pending > len - pos)
+            return false;
+        uint64_t payload, items;
+        size_t h = mp_header(buf + pos, len - pos, &payload, &items);
+        if (h == 0 || payload > len - pos - h)
+            return false;
+        pos += h + payload;
+        pending = pending - 1 + items;
+    }
+    return pos == len;
+}
+
 enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out)
 {
-    if (buf == NULL || len == 0 || len > LEDGER_RECORD_BYTES_MAX)
+    if (buf == NULL || len == 0 || len > LEDGER_RECORD_BYTES_MAX || !mp_shape_ok(buf, len))
         return LEDGER_ERR_DECODE;
     memset(out, 0, sizeof *out);
     msgpack_unpacked msg;
