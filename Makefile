@@ -1,4 +1,5 @@
 # ledgerd build. Flavours: release (default, bin/), asan (build/asan, ASan+UBSan).
+SHELL := /bin/bash
 #   make            bin/ledgerd bin/ledgerctl
 #   make test       installs missing Debian packages, builds, runs every test (unit + integration)
 #   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -17,6 +18,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wwrite-strings
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP -I.
 ifeq ($(FLAVOR),asan)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(FLAVOR),fuzz)
+CC := clang
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
 else
 OPT := -O2
 endif
@@ -33,7 +37,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
 
-.PHONY: all deps test asan bench lint format clean
+.PHONY: all deps test asan fuzz bench lint format clean
 all: $(BIN)/ledgerd $(BIN)/ledgerctl
 
 deps:
@@ -66,6 +70,22 @@ test: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory FLAVOR=asan test
+
+# libFuzzer targets (clang), one per decoder of untrusted bytes: FUZZ_SECONDS each, seeds in
+# tests/fuzz/corpus_<target>/ (new finds go to build/fuzz/corpus_<target>/).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: deps
+	@$(MAKE) --no-print-directory FLAVOR=fuzz $(FUZZ_TARGETS:%=build/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus_$$t; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	    build/fuzz/corpus_$$t tests/fuzz/corpus_$$t 2>&1 | grep -E 'stat::number_of_executed_units|stat::new_units_added|ERROR|SUMMARY|Done' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libledger.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 bench: deps all
 	@bash bench/run.sh

@@ -70,6 +70,9 @@ struct request {
 
 /* routes.c */
 void route_write(struct request *r);                  /* builds r->cmd or sets r->reply */
+/* The MHD-free part of route_write: parses r->body for r->route into r->cmd; false with r->reply
+ * set (status, code, field) on bad input. Also the entry point of the JSON fuzz target. */
+bool route_parse(struct request *r);
 void route_read(struct request *r);                   /* sets r->reply */
 size_t route_render(const struct cmd *c, int *status, char *out, size_t cap);
 void reply_rendered(struct request *r);              /* the response of a completed write */

@@ -327,21 +327,31 @@ static bool build_command(struct request *r, json_t *doc, struct parse_error *pe
     }
 }
 
+bool route_parse(struct request *r)
+{
+    bool empty_ok = r->route == ROUTE_ACCOUNT_CLOSE && r->body_len == 0;
+    json_t *doc = empty_ok ? json_object() : parse_body(r);
+    if (doc == NULL)
+        return false;
+    struct parse_error pe = {LEDGER_ERR_OK, NULL};
+    static _Thread_local char field[64];
+    bool ok = build_command(r, doc, &pe, field, sizeof field);
+    json_decref(doc);
+    if (!ok)
+        reply_error(&r->reply, pe.err, pe.field, NULL);
+    return ok;
+}
+
 void route_write(struct request *r)
 {
     if (!content_type_ok(r))
         return reply_error(&r->reply, LEDGER_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type", NULL);
-    bool empty_ok = r->route == ROUTE_ACCOUNT_CLOSE && r->body_len == 0;
-    json_t *doc = empty_ok ? json_object() : parse_body(r);
-    if (doc == NULL)
-        return;
-    struct parse_error pe = {LEDGER_ERR_OK, NULL};
-    static _Thread_local char field[64];
     r->cmd.cmd_id = ledger_id_new_v7();
     snprintf(r->cmd.actor, sizeof r->cmd.actor, "%s", API_ACTOR);
-    bool ok = build_command(r, doc, &pe, field, sizeof field) && parse_idempotency(r, &pe);
-    json_decref(doc);
-    if (!ok)
+    if (!route_parse(r))
+        return;
+    struct parse_error pe = {LEDGER_ERR_OK, NULL};
+    if (!parse_idempotency(r, &pe))
         return reply_error(&r->reply, pe.err, pe.field, NULL);
     request_hash(r, r->url, r->cmd.request_hash);
 }

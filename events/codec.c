@@ -222,12 +222,36 @@ static bool get_id(const msgpack_object *o, struct ledger_id *out)
     return get_bin(o, out->b, 16);
 }
 
-/* Copies a msgpack string into out (cap includes the NUL); rejects embedded NULs and overflow. */
+/* Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || len > n - i)
+            return false;
+        uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Copies a msgpack string into out (cap includes the NUL); rejects embedded NULs, invalid UTF-8
+ * and overflow. */
 static bool get_str(const msgpack_object *o, char *out, size_t cap)
 {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
         return false;
-    if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+    if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL ||
+        !utf8_valid((const unsigned char *)o->via.str.ptr, o->via.str.size))
         return false;
     memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = '\0';
@@ -324,11 +348,13 @@ static bool decode_fields(const msgpack_object *o, const struct field_spec *spec
 static bool decode_data(const msgpack_object *o, struct event *ev)
 {
     switch ((enum event_type)ev->type) {
-    case EVENT_ACCOUNT_OPENED: return DECODE_DATA(o, opened_fields, &ev->data.opened);
+    case EVENT_ACCOUNT_OPENED:
+        return DECODE_DATA(o, opened_fields, &ev->data.opened) && ev->data.opened.overdraft_limit_minor >= 0;
     case EVENT_ACCOUNT_BLOCKED:
     case EVENT_ACCOUNT_UNBLOCKED: return DECODE_DATA(o, blocked_fields, &ev->data.blocked);
     case EVENT_ACCOUNT_CLOSED: return DECODE_DATA(o, closed_fields, &ev->data.closed);
-    case EVENT_TRANSFER_EXECUTED: return DECODE_DATA(o, transfer_fields, &ev->data.transfer);
+    case EVENT_TRANSFER_EXECUTED:
+        return DECODE_DATA(o, transfer_fields, &ev->data.transfer) && ev->data.transfer.amount_minor > 0;
     }
     return false;
 }

@@ -93,8 +93,9 @@ void ledger_state_reserve_transfers(struct ledger_state *st, size_t n);
  * are owned by st and valid until the next apply. */
 struct account **ledger_state_take_dirty(struct ledger_state *st, const uint8_t **dirty_bits, size_t *n);
 
-/* Digest over all balances, sorted by account id: SHA-256 of, per account, id (16) and the four
- * counters as big-endian int64. Equal for live, replayed and rebuilt state. */
+/* Digest over all balances, sorted by account id: a running SHA-256, acc = SHA-256(acc || row) from
+ * 32 zero bytes, where row = id (16) and the four counters as big-endian int64. Equal for live,
+ * replayed and rebuilt state. */
 void ledger_state_digest(struct ledger_state *st, uint8_t out[LEDGER_HASH_LEN]);
 
 /* proj_accounts rows: a versioned fixed layout of struct account. */

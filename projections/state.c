@@ -343,7 +343,9 @@ static enum ledger_err apply_transfer(struct ledger_state *st, const struct even
     struct account *dr = ledger_state_account(st, &t->debit_account_id);
     struct account *cr = ledger_state_account(st, &t->credit_account_id);
     int64_t new_dr, new_cr;
-    if (dr == NULL || cr == NULL || dr == cr || t->amount_minor <= 0 ||
+    /* closed accounts never move (blocked ones may: a later clearing of an earlier hold posts) */
+    if (dr == NULL || cr == NULL || dr == cr || t->amount_minor <= 0 || dr->state == ACCOUNT_STATE_CLOSED ||
+        cr->state == ACCOUNT_STATE_CLOSED ||
         memcmp(dr->currency, t->currency, 4) != 0 || memcmp(cr->currency, t->currency, 4) != 0 ||
         !money_add(dr->debits_posted, t->amount_minor, &new_dr) ||
         !money_add(cr->credits_posted, t->amount_minor, &new_cr))
