@@ -3,9 +3,12 @@
  * out; time is c->now_ns, assigned by the sequencer. Each produced event is applied to the state
  * at once (command k of a batch sees commands 1..k-1).
  *
- * Transfer checks, in this order (each failure has its own code): same account on both sides,
- * currency known, debit account exists, credit account exists, neither closed, neither blocked,
- * currencies match, transfer id not reused, balances do not overflow, funds available.
+ * Transfer checks, in this order (each failure has its own code): currency known, amount > 0,
+ * transfer id already used (same content: the original answer; other content: TRANSFER_ID_REUSED),
+ * credit account exists (deposits: a customer account, active, same currency), same account on
+ * both sides, debit account exists, neither closed, neither blocked, currencies match, balances do
+ * not overflow, funds available. A deposit opens its currency's funding account only when it is
+ * about to execute (a linked chain opens them up front: an opening cannot be undone).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +85,8 @@ static void decide_open(struct ledger_state *st, struct cmd *c, struct event_sin
         return reject(c, LEDGER_ERR_CURRENCY_UNKNOWN, "currency");
     if (o->overdraft_limit_minor < 0)
         return reject(c, LEDGER_ERR_FIELD_INVALID, "overdraft_limit");
+    if (strcmp(o->holder_id, LEDGER_INTERNAL_HOLDER) == 0 || o->holder_id[0] == '\0')
+        return reject(c, LEDGER_ERR_FIELD_INVALID, "holder_id"); /* reserved for the ledger's own accounts */
     if (ledger_state_account(st, &o->account_id) != NULL)
         return reject(c, LEDGER_ERR_INTERNAL, "id");
     if (ledger_state_account_by_name(st, o->holder_id, o->friendly_name) != NULL)
@@ -127,13 +132,18 @@ static void decide_account_action(struct ledger_state *st, struct cmd *c, struct
     c->account = *acc;
 }
 
+static struct ledger_id funding_id(const char *currency)
+{
+    char name[32];
+    snprintf(name, sizeof name, "internal:funding:%s", currency);
+    return ledger_id_from_name(name);
+}
+
 /* The internal funding account of a currency, opened on first use. */
 static struct account *funding_account(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
                                        const char *currency)
 {
-    char name[32];
-    snprintf(name, sizeof name, "internal:funding:%s", currency);
-    struct ledger_id id = ledger_id_from_name(name);
+    struct ledger_id id = funding_id(currency);
     struct account *a = ledger_state_account(st, &id);
     if (a != NULL)
         return a;
@@ -170,42 +180,43 @@ static enum ledger_err check_amounts(const struct account *dr, const struct acco
     return b.available >= amount ? LEDGER_ERR_OK : LEDGER_ERR_FUNDS_INSUFFICIENT;
 }
 
+static void item_event(const struct transfer_item *t, struct ev_transfer_executed *d)
+{
+    memset(d, 0, sizeof *d);
+    d->transfer_id = t->id;
+    d->debit_account_id = t->debit_account_id;
+    d->credit_account_id = t->credit_account_id;
+    d->amount_minor = t->amount_minor;
+    memcpy(d->currency, t->currency, 4);
+    d->kind = t->kind;
+    memcpy(d->reference, t->reference, sizeof d->reference);
+}
+
+/* The account checks of a deposit's credit side (a customer account, able to receive). */
+static enum ledger_err check_deposit_target(const struct account *cr, const char *currency)
+{
+    if (cr == NULL)
+        return LEDGER_ERR_ACCOUNT_NOT_FOUND;
+    if (cr->kind != ACCOUNT_KIND_CUSTOMER)
+        return LEDGER_ERR_ACCOUNT_KIND_INVALID;
+    return check_party(cr, currency);
+}
+
 /* Decides one transfer item; on success appends and applies its event(s). */
 static enum ledger_err decide_item(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
                                    struct transfer_item *t)
 {
+    bool deposit = t->kind == TRANSFER_KIND_DEPOSIT;
+    const char *cr_field = deposit ? "account_id" : "credit_account_id";
     t->field = NULL;
     if (money_currency_find(t->currency) == NULL)
         return t->field = "currency", LEDGER_ERR_CURRENCY_UNKNOWN;
     if (t->amount_minor <= 0)
         return t->field = "amount", LEDGER_ERR_AMOUNT_NOT_POSITIVE;
-    struct account *cr = ledger_state_account(st, &t->credit_account_id);
-    const char *cr_field = t->kind == TRANSFER_KIND_DEPOSIT ? "account_id" : "credit_account_id";
-    if (cr == NULL)
-        return t->field = cr_field, LEDGER_ERR_ACCOUNT_NOT_FOUND;
-    if (t->kind == TRANSFER_KIND_DEPOSIT) {
-        if (cr->kind != ACCOUNT_KIND_CUSTOMER)
-            return t->field = cr_field, LEDGER_ERR_ACCOUNT_KIND_INVALID;
-        if (check_party(cr, t->currency) != LEDGER_ERR_OK)
-            return t->field = cr_field, check_party(cr, t->currency);
-        t->debit_account_id = funding_account(st, c, sink, t->currency)->id;
-    }
-    if (ledger_id_equal(&t->debit_account_id, &t->credit_account_id))
-        return t->field = "credit_account_id", LEDGER_ERR_SAME_ACCOUNT;
-    struct account *dr = ledger_state_account(st, &t->debit_account_id);
-    if (dr == NULL)
-        return t->field = "debit_account_id", LEDGER_ERR_ACCOUNT_NOT_FOUND;
-    enum ledger_err err = check_party(dr, t->currency);
-    if (err != LEDGER_ERR_OK)
-        return t->field = "debit_account_id", err;
-    if ((err = check_party(cr, t->currency)) != LEDGER_ERR_OK)
-        return t->field = cr_field, err;
-
-    struct ev_transfer_executed d = {.transfer_id = t->id, .debit_account_id = dr->id,
-                                     .credit_account_id = cr->id, .amount_minor = t->amount_minor,
-                                     .kind = t->kind};
-    memcpy(d.currency, t->currency, 4);
-    memcpy(d.reference, t->reference, sizeof d.reference);
+    if (deposit)
+        t->debit_account_id = funding_id(t->currency);
+    struct ev_transfer_executed d;
+    item_event(t, &d);
     uint64_t seen_seq, seen_content;
     if (ledger_state_transfer(st, &t->id, &seen_seq, &seen_content)) {
         if (seen_content != transfer_content_digest(&d))
@@ -214,8 +225,28 @@ static enum ledger_err decide_item(struct ledger_state *st, struct cmd *c, struc
         t->replayed = true;
         return LEDGER_ERR_OK;
     }
+    struct account *cr = ledger_state_account(st, &t->credit_account_id);
+    enum ledger_err err;
+    if (deposit && (err = check_deposit_target(cr, t->currency)) != LEDGER_ERR_OK)
+        return t->field = cr_field, err;
+    if (cr == NULL)
+        return t->field = cr_field, LEDGER_ERR_ACCOUNT_NOT_FOUND;
+    if (ledger_id_equal(&t->debit_account_id, &t->credit_account_id))
+        return t->field = "credit_account_id", LEDGER_ERR_SAME_ACCOUNT;
+    struct account *dr = ledger_state_account(st, &t->debit_account_id);
+    struct account unopened_funding = {.kind = ACCOUNT_KIND_INTERNAL, .state = ACCOUNT_STATE_ACTIVE};
+    if (dr == NULL && deposit)
+        memcpy(unopened_funding.currency, t->currency, 4), dr = &unopened_funding;
+    if (dr == NULL)
+        return t->field = "debit_account_id", LEDGER_ERR_ACCOUNT_NOT_FOUND;
+    if ((err = check_party(dr, t->currency)) != LEDGER_ERR_OK)
+        return t->field = "debit_account_id", err;
+    if ((err = check_party(cr, t->currency)) != LEDGER_ERR_OK)
+        return t->field = cr_field, err;
     if ((err = check_amounts(dr, cr, t->amount_minor)) != LEDGER_ERR_OK)
         return t->field = "amount", err;
+    if (dr == &unopened_funding)
+        funding_account(st, c, sink, t->currency);
     struct event *ev = sink_next(sink, c, EVENT_TRANSFER_EXECUTED, &t->id, 1);
     ev->data.transfer = d;
     sink_apply(st, sink);

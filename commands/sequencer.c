@@ -115,6 +115,8 @@ static bool idem_answer(struct cmd *c, const uint8_t *hash, int status, const ch
         c->field = "Idempotency-Key";
         return true;
     }
+    c->result = LEDGER_ERR_OK;
+    c->field = NULL;
     c->idem_replayed = true;
     c->idem_status = status;
     c->idem_body = malloc(len + 1);
@@ -464,6 +466,7 @@ enum ledger_err sequencer_submit(struct sequencer *s, struct cmd *c)
         s->ring[(s->ring_head + s->ring_count) % LEDGER_QUEUE_COMMANDS_MAX] = c;
         if (s->ring_count++ == 0)
             pthread_cond_signal(&s->cv);
+        M_SET(queue_depth, s->ring_count);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

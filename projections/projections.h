@@ -47,7 +47,8 @@ struct account {
 };
 
 /* Balances in minor units. posted = credits - debits (what the customer owns); available = posted -
- * debits_pending + overdraft for customer accounts. Returns false on overflow. */
+ * debits_pending + overdraft for customer accounts, clamped to int64 (a huge overdraft limit makes
+ * it INT64_MAX, not an error). Returns false when posted or pending do not fit int64. */
 struct balance {
     int64_t posted;
     int64_t pending; /* credits_pending - debits_pending */

@@ -406,18 +406,22 @@ void ledger_state_commit_undo(struct ledger_state *st)
 
 /* ---- balances, digest, rows ------------------------------------------------------------------- */
 
+/* 128-bit arithmetic, then clamped: a huge overdraft limit must not make balances unreadable. */
+static int64_t clamp64(__int128 v)
+{
+    return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
 bool account_balance(const struct account *a, struct balance *out)
 {
-    int64_t posted, pending, available;
-    int64_t overdraft = a->kind == ACCOUNT_KIND_CUSTOMER ? a->overdraft_limit_minor : 0;
-    if (!money_sub(a->credits_posted, a->debits_posted, &posted) ||
-        !money_sub(a->credits_pending, a->debits_pending, &pending) ||
-        !money_sub(posted, a->debits_pending, &available) || !money_add(available, overdraft, &available))
-        return false;
-    out->posted = posted;
-    out->pending = pending;
-    out->available = available;
-    return true;
+    __int128 overdraft = a->kind == ACCOUNT_KIND_CUSTOMER ? a->overdraft_limit_minor : 0;
+    __int128 posted = (__int128)a->credits_posted - a->debits_posted;
+    __int128 pending = (__int128)a->credits_pending - a->debits_pending;
+    __int128 available = posted - a->debits_pending + overdraft;
+    out->posted = clamp64(posted);
+    out->pending = clamp64(pending);
+    out->available = clamp64(available);
+    return out->posted == posted && out->pending == pending;
 }
 
 bool account_is_blocked(const struct account *a)

@@ -252,7 +252,8 @@ Test(state, transfer_moves_balances)
 Test(state, balance_arithmetic)
 {
     /* Proves account_balance on hand-set counters: pending = credits_pending - debits_pending,
-     * available = posted - debits_pending (+ overdraft for customers), and false on overflow. */
+     * available = posted - debits_pending (+ overdraft for customers), clamped to int64; false only when
+     * posted or pending themselves do not fit. */
     struct account a;
     memset(&a, 0, sizeof a);
     a.kind = ACCOUNT_KIND_CUSTOMER;
@@ -277,12 +278,20 @@ Test(state, balance_arithmetic)
     b = balance_of(&a);
     cr_assert_eq(b.available, INT64_MAX);
     a.overdraft_limit_minor = 1;
-    cr_assert_not(account_balance(&a, &b), "posted + overdraft overflows");
+    cr_assert(account_balance(&a, &b), "available is clamped, not an error");
+    cr_assert_eq(b.available, INT64_MAX, "posted + overdraft clamps at INT64_MAX");
+    a.overdraft_limit_minor = INT64_MAX;
+    cr_assert(account_balance(&a, &b));
+    cr_assert_eq(b.available, INT64_MAX, "a huge overdraft limit does not make balances unreadable");
     a.overdraft_limit_minor = 0;
     a.credits_posted = 0;
     a.debits_posted = INT64_MAX;
     a.debits_pending = 2;
-    cr_assert_not(account_balance(&a, &b), "posted - debits_pending overflows");
+    cr_assert(account_balance(&a, &b));
+    cr_assert_eq(b.available, INT64_MIN, "posted - debits_pending clamps at INT64_MIN");
+    a.credits_posted = INT64_MIN + 1; /* impossible in a real log: counters only grow from 0 */
+    a.debits_posted = 2;
+    cr_assert_not(account_balance(&a, &b), "posted itself does not fit int64");
 }
 
 /* ---- rejections (a data table) ------------------------------------------------------------------ */
