@@ -273,7 +273,7 @@ struct api_server *api_start(const char *listen, struct store *st, struct sequen
     srv->outbox = ob;
     srv->ready = true;
     srv->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL,
         on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)LEDGER_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LEDGER_HTTP_CONNECTIONS_MAX,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LEDGER_HTTP_CONNECTION_TIMEOUT_S,
