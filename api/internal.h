@@ -63,6 +63,7 @@ struct request {
     bool too_large;
     bool submitted;
     bool completed; /* set by the sequencer's done() before resuming */
+    bool answer_after_resume; /* refused at submit (busy): queue r->reply on the next call */
     struct reply reply;
     struct cmd cmd;
     struct transfer_item one; /* the item of a single transfer or deposit */

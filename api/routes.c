@@ -407,18 +407,6 @@ static json_t *transfer_doc(const struct ev_transfer_executed *t, uint64_t seq, 
     return doc;
 }
 
-static void item_to_event(const struct transfer_item *t, struct ev_transfer_executed *d)
-{
-    memset(d, 0, sizeof *d);
-    d->transfer_id = t->id;
-    d->debit_account_id = t->debit_account_id;
-    d->credit_account_id = t->credit_account_id;
-    d->amount_minor = t->amount_minor;
-    memcpy(d->currency, t->currency, 4);
-    d->kind = t->kind;
-    memcpy(d->reference, t->reference, sizeof d->reference);
-}
-
 static json_t *batch_doc(const struct cmd_transfers *tr)
 {
     json_t *results = json_array();
@@ -460,7 +448,7 @@ static json_t *result_doc(const struct cmd *c, int *status)
         return error_doc(t->result, t->field, NULL);
     }
     struct ev_transfer_executed d;
-    item_to_event(t, &d);
+    transfer_item_event(t, &d);
     *status = 201;
     return transfer_doc(&d, t->seq, 0);
 }

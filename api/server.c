@@ -131,8 +131,9 @@ static void start_write(struct request *r)
     r->submitted = true;
     MHD_suspend_connection(r->conn);
     enum ledger_err err = sequencer_submit(r->srv->seq, &r->cmd);
-    if (err != LEDGER_ERR_OK) {
+    if (err != LEDGER_ERR_OK) { /* busy: answered on the call that follows the resume */
         r->submitted = false;
+        r->answer_after_resume = true;
         reply_error(&r->reply, err, NULL, NULL);
         MHD_resume_connection(r->conn);
     }
@@ -198,6 +199,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->submitted && !r->completed)
         return MHD_YES; /* spurious call while suspended */
+    if (r->answer_after_resume) {
+        r->answer_after_resume = false;
+        return queue_reply(r);
+    }
     if (r->submitted && r->completed) {
         if (r->cmd.idem_replayed)
             reply_text(&r->reply, r->cmd.idem_status, "application/json", r->cmd.idem_body, r->cmd.idem_body_len);
@@ -213,9 +218,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             start_write(r);
         else
             route_read(r);
-        if (r->submitted)
+        if (r->submitted || r->answer_after_resume)
             return MHD_YES;
     }
+    r->answer_after_resume = false;
     return queue_reply(r);
 }
 

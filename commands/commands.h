@@ -125,6 +125,8 @@ struct event_sink {
  * each to st, so the state reflects the command on return. Sets c->result/field (and per-item
  * results). On a rejection nothing is appended and st is unchanged. */
 void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink);
+/* The transfer.executed payload an item describes (for rendering answers). Pure. */
+void transfer_item_event(const struct transfer_item *t, struct ev_transfer_executed *d);
 /* The most events decide() may append for c (for batch budgeting). */
 size_t decide_events_max(const struct cmd *c);
 

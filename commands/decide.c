@@ -180,7 +180,7 @@ static enum ledger_err check_amounts(const struct account *dr, const struct acco
     return b.available >= amount ? LEDGER_ERR_OK : LEDGER_ERR_FUNDS_INSUFFICIENT;
 }
 
-static void item_event(const struct transfer_item *t, struct ev_transfer_executed *d)
+void transfer_item_event(const struct transfer_item *t, struct ev_transfer_executed *d)
 {
     memset(d, 0, sizeof *d);
     d->transfer_id = t->id;
@@ -216,7 +216,7 @@ static enum ledger_err decide_item(struct ledger_state *st, struct cmd *c, struc
     if (deposit)
         t->debit_account_id = funding_id(t->currency);
     struct ev_transfer_executed d;
-    item_event(t, &d);
+    transfer_item_event(t, &d);
     uint64_t seen_seq, seen_content;
     if (ledger_state_transfer(st, &t->id, &seen_seq, &seen_content)) {
         if (seen_content != transfer_content_digest(&d))
