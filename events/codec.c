@@ -12,6 +12,7 @@
  * trailing bytes and over-long strings are LEDGER_ERR_DECODE, never a crash.
  */
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -437,17 +438,43 @@ static bool mp_shape_ok(const uint8_t *buf, size_t len)
     return pos == len;
 }
 
+/* One unpack zone per thread, cleared after each record and freed when the thread exits: a
+ * replay of millions of records does not malloc a fresh zone for each. */
+static pthread_key_t zone_key;
+static pthread_once_t zone_once = PTHREAD_ONCE_INIT;
+
+static void zone_free(void *zone)
+{
+    msgpack_zone_free(zone);
+}
+
+static void zone_key_create(void)
+{
+    LEDGER_ASSERT(pthread_key_create(&zone_key, zone_free) == 0);
+}
+
+static msgpack_zone *decode_zone(void)
+{
+    pthread_once(&zone_once, zone_key_create);
+    msgpack_zone *zone = pthread_getspecific(zone_key);
+    if (zone == NULL) {
+        zone = msgpack_zone_new(4096);
+        LEDGER_ASSERT(zone != NULL && pthread_setspecific(zone_key, zone) == 0);
+    }
+    return zone;
+}
+
 enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out)
 {
     if (buf == NULL || len == 0 || len > LEDGER_RECORD_BYTES_MAX || !mp_shape_ok(buf, len))
         return LEDGER_ERR_DECODE;
     memset(out, 0, sizeof *out);
-    msgpack_unpacked msg;
-    msgpack_unpacked_init(&msg);
+    msgpack_zone *zone = decode_zone();
+    msgpack_object obj;
     size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack_next(&msg, (const char *)buf, len, &off);
-    bool ok = rc == MSGPACK_UNPACK_SUCCESS && off == len && decode_envelope(&msg.data, out);
-    msgpack_unpacked_destroy(&msg);
+    msgpack_unpack_return rc = msgpack_unpack((const char *)buf, len, &off, zone, &obj);
+    bool ok = rc == MSGPACK_UNPACK_SUCCESS && off == len && decode_envelope(&obj, out);
+    msgpack_zone_clear(zone);
     return ok ? LEDGER_ERR_OK : LEDGER_ERR_DECODE;
 }
 
