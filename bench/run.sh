@@ -43,6 +43,14 @@ t1=$(date +%s.%N)
 python3 -c "import sys; d=$p-$p0; t=$t1-$t0; print(f'outbox: drained {d} events in {t:.2f} s = {d/t if t>0 else 0:.0f} events/s; lag now {$c0-$p}')"
 
 kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
+
+echo "## HTTP API, batch 1, publishing off (--nats none): the server alone on the 2 cores"
+bin/ledgerd --data "$tmp/data-nonats" --http "127.0.0.1:$hport" --nats none >"$tmp/ledgerd2.log" 2>&1 &
+ledgerd_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
+"$CTL" bench http --url "127.0.0.1:$hport" --batch 1 --clients 64 --seconds "$SECS"
+kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
+
 echo "## verify (hash chain, double entry, stored = replayed balances)"
 "$CTL" verify --data "$tmp/data" | grep -E "events|OK|FAIL"
 
