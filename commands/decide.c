@@ -134,9 +134,7 @@ static void decide_account_action(struct ledger_state *st, struct cmd *c, struct
 
 static struct ledger_id funding_id(const char *currency)
 {
-    char name[32];
-    snprintf(name, sizeof name, "internal:funding:%s", currency);
-    return ledger_id_from_name(name);
+    return ledger_internal_account_id("funding", currency);
 }
 
 /* The internal funding account of a currency, opened on first use. */

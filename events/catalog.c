@@ -3,6 +3,7 @@
  *
  * These strings reach disk and the wire (event data, NATS subjects, JSON): they never change.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "events/events.h"
@@ -100,3 +101,61 @@ const char *transfer_kind_name(enum transfer_kind kind)
     }
     return "unknown";
 }
+
+struct ledger_id ledger_internal_account_id(const char *kind, const char *currency)
+{
+    char name[64];
+    snprintf(name, sizeof name, "internal:%s:%s", kind, currency);
+    return ledger_id_from_name(name);
+}
+
+/* Names of small enumerations: one table each, parse and print from the same rows. */
+struct enum_name {
+    unsigned value;
+    const char *name;
+};
+
+static const char *enum_to_name(const struct enum_name *t, size_t n, unsigned v, const char *unknown)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].value == v)
+            return t[i].name;
+    return unknown;
+}
+
+static bool enum_from_name(const struct enum_name *t, size_t n, const char *text, unsigned *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(t[i].name, text) == 0) {
+            *out = t[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
+#define ENUM_FUNCS(prefix, type, table, unknown)                                                   \
+    const char *prefix##_name(type v)                                                              \
+    {                                                                                              \
+        return enum_to_name(table, sizeof table / sizeof table[0], (unsigned)v, unknown);          \
+    }                                                                                              \
+    bool prefix##_parse(const char *text, type *out)                                               \
+    {                                                                                              \
+        unsigned v;                                                                                \
+        if (!enum_from_name(table, sizeof table / sizeof table[0], text, &v))                      \
+            return false;                                                                          \
+        *out = (type)v;                                                                            \
+        return true;                                                                               \
+    }
+
+static const struct enum_name card_type_names[] = {{CARD_TYPE_VIRTUAL, "virtual"}, {CARD_TYPE_PHYSICAL, "physical"}};
+static const struct enum_name card_block_names[] = {
+    {CARD_BLOCK_USER, "USER"}, {CARD_BLOCK_SYSTEM, "SYSTEM"}, {CARD_BLOCK_LOST, "LOST"}, {CARD_BLOCK_STOLEN, "STOLEN"}};
+static const struct enum_name channel_names[] = {
+    {CHANNEL_POS, "POS"}, {CHANNEL_ECOM, "ECOM"}, {CHANNEL_ATM, "ATM"}, {CHANNEL_CONTACTLESS, "CONTACTLESS"}};
+static const struct enum_name category_names[] = {{AUTH_FINAL, "FINAL_AUTH"}, {AUTH_PRE, "PRE_AUTH"}};
+
+ENUM_FUNCS(card_type, enum card_type, card_type_names, "unknown")
+ENUM_FUNCS(card_block, enum card_block, card_block_names, "UNKNOWN")
+ENUM_FUNCS(card_channel, enum card_channel, channel_names, "unknown")
+ENUM_FUNCS(auth_category, enum auth_category, category_names, "unknown")

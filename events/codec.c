@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "events/events.h"
+#include "events/internal.h"
 
 #define RECORD_ENTRIES 11
 #define HASH_TAIL_LEN 39 /* a4 "hash" c4 20 <32 bytes> */
@@ -127,8 +128,9 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
         pack_str(pk, "reference", d->reference);
         return true;
     }
+    default: /* card events: events/codec_cards.c */
+        return pack_card_data(pk, ev);
     }
-    return false;
 }
 
 size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
@@ -356,8 +358,9 @@ static bool decode_data(const msgpack_object *o, struct event *ev)
     case EVENT_ACCOUNT_CLOSED: return DECODE_DATA(o, closed_fields, &ev->data.closed);
     case EVENT_TRANSFER_EXECUTED:
         return DECODE_DATA(o, transfer_fields, &ev->data.transfer) && ev->data.transfer.amount_minor > 0;
+    default: /* card events: events/codec_cards.c */
+        return decode_card_data(o, ev);
     }
-    return false;
 }
 
 static bool decode_envelope(const msgpack_object *root, struct event *ev)
@@ -480,13 +483,6 @@ enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out)
 
 /* ---- JSON rendering ------------------------------------------------------------------------ */
 
-struct text_buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool overflow;
-};
-
 static void tb_add(struct text_buf *tb, const char *s, size_t n)
 {
     if (tb->overflow || n >= tb->cap - tb->len) {
@@ -576,6 +572,9 @@ static void data_to_json(struct text_buf *tb, const struct event *ev)
         tb_kv_str(tb, "reference", d->reference);
         break;
     }
+    default: /* card events: events/codec_cards.c */
+        card_data_to_json(tb, ev);
+        break;
     }
 }
 
@@ -615,6 +614,7 @@ bool event_touches_account(const struct event *ev, const struct ledger_id *accou
     case EVENT_TRANSFER_EXECUTED:
         return ledger_id_equal(&ev->data.transfer.debit_account_id, account_id) ||
                ledger_id_equal(&ev->data.transfer.credit_account_id, account_id);
+    default:
+        return card_event_touches_account(ev, account_id);
     }
-    return false;
 }

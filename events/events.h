@@ -66,7 +66,17 @@ void ledger_assert_fail(const char *expr, const char *file, int line) __attribut
     X(DECODE, 32, 500, "a record could not be decoded")                                            \
     X(SHUTTING_DOWN, 33, 503, "the ledger is shutting down")                                       \
     X(TRANSFER_NOT_FOUND, 34, 404, "no such transfer")                                             \
-    X(UNSUPPORTED_MEDIA_TYPE, 35, 415, "the body must be application/json")
+    X(UNSUPPORTED_MEDIA_TYPE, 35, 415, "the body must be application/json")                        \
+    X(CARD_NOT_FOUND, 36, 404, "no such card")                                                     \
+    X(CARD_ALREADY_ACTIVE, 37, 409, "the card is already active")                                  \
+    X(CARD_NOT_ACTIVE, 38, 409, "the card is not active")                                          \
+    X(CARD_FINAL, 39, 409, "the card is lost, stolen, replaced or destroyed: final")               \
+    X(CARD_ALREADY_BLOCKED, 40, 409, "the card is already blocked for this reason")                \
+    X(CARD_NOT_BLOCKED, 41, 409, "the card is not blocked for this reason")                        \
+    X(AUTHORIZATION_NOT_FOUND, 42, 404, "no such authorization")                                   \
+    X(AUTHORIZATION_CLOSED, 43, 409, "the authorization has no open hold")                         \
+    X(AMOUNT_EXCEEDS_HOLD, 44, 409, "the amount exceeds what the hold still reserves")             \
+    X(AUTHORIZATION_ID_REUSED, 45, 409, "the authorization id was used with another request")
 
 enum ledger_err {
 #define LEDGER_ERR_ENUM(name, num, http, msg) LEDGER_ERR_##name = num,
@@ -160,7 +170,20 @@ void ledger_hex(const uint8_t *bytes, size_t n, char *out);
     X(ACCOUNT_BLOCKED, 2, "account", "blocked")                                                    \
     X(ACCOUNT_UNBLOCKED, 3, "account", "unblocked")                                                \
     X(ACCOUNT_CLOSED, 4, "account", "closed")                                                      \
-    X(TRANSFER_EXECUTED, 5, "transfer", "executed")
+    X(TRANSFER_EXECUTED, 5, "transfer", "executed")                                                \
+    X(CARD_ISSUED, 6, "card", "issued")                                                            \
+    X(CARD_ACTIVATED, 7, "card", "activated")                                                      \
+    X(CARD_BLOCKED, 8, "card", "blocked")                                                          \
+    X(CARD_UNBLOCKED, 9, "card", "unblocked")                                                      \
+    X(CARD_LIMITS_CHANGED, 10, "card", "limits_changed")                                           \
+    X(CARD_REPLACED, 11, "card", "replaced")                                                       \
+    X(CARD_DESTROYED, 12, "card", "destroyed")                                                     \
+    X(CARD_AUTHORIZED, 13, "card", "authorized")                                                   \
+    X(CARD_DECLINED, 14, "card", "declined")                                                       \
+    X(CARD_CAPTURED, 15, "card", "captured")                                                       \
+    X(CARD_REVERSED, 16, "card", "reversed")                                                       \
+    X(CARD_HOLD_EXPIRED, 17, "card", "hold_expired")                                               \
+    X(CARD_REFUNDED, 18, "card", "refunded")
 
 enum event_type {
 #define LEDGER_EVENT_ENUM(name, num, cat, verb) EVENT_##name = num,
@@ -219,6 +242,122 @@ struct ev_transfer_executed {
     char reference[LEDGER_REFERENCE_MAX + 1];
 };
 
+
+/* ---- cards ------------------------------------------------------------------------------------
+ * A card belongs to one account. Card numbers are never stored: the processor holds the PAN; the
+ * ledger keeps the last four digits, an opaque token, the expiry and the name on card. */
+enum card_type { CARD_TYPE_VIRTUAL = 1, CARD_TYPE_PHYSICAL = 2 };
+/* Card block reasons are bits; LOST and STOLEN are final (never lifted). */
+enum card_block {
+    CARD_BLOCK_USER = 1u << 0,
+    CARD_BLOCK_SYSTEM = 1u << 1,
+    CARD_BLOCK_LOST = 1u << 2,
+    CARD_BLOCK_STOLEN = 1u << 3,
+};
+enum card_channel { CHANNEL_POS = 1, CHANNEL_ECOM = 2, CHANNEL_ATM = 3, CHANNEL_CONTACTLESS = 4 };
+enum auth_category { AUTH_FINAL = 1, AUTH_PRE = 2 };
+
+const char *card_type_name(enum card_type t);          /* "virtual" | "physical" */
+bool card_type_parse(const char *text, enum card_type *out);
+const char *card_block_name(enum card_block b);        /* "USER" "SYSTEM" "LOST" "STOLEN" */
+bool card_block_parse(const char *text, enum card_block *out);
+const char *card_channel_name(enum card_channel c);    /* "POS" "ECOM" "ATM" "CONTACTLESS" */
+bool card_channel_parse(const char *text, enum card_channel *out);
+const char *auth_category_name(enum auth_category c);  /* "FINAL_AUTH" "PRE_AUTH" */
+bool auth_category_parse(const char *text, enum auth_category *out);
+
+/* Spending limits; an amount or count of 0 means "no limit". Lists: MCCs (ISO 18245, 0..9999) and
+ * ISO 3166 alpha-2 countries; an empty allow list allows all. Channel switches default to on. */
+struct card_limits {
+    int64_t per_auth_max;
+    int64_t day_amount, week_amount, month_amount;
+    uint32_t day_count, week_count, month_count;
+    int64_t atm_day_amount, atm_month_amount;
+    uint8_t allowed_mcc_n, blocked_mcc_n, allowed_country_n, blocked_country_n;
+    uint16_t allowed_mcc[LEDGER_CARD_LIST_MAX];
+    uint16_t blocked_mcc[LEDGER_CARD_LIST_MAX];
+    char allowed_country[LEDGER_CARD_LIST_MAX][3];
+    char blocked_country[LEDGER_CARD_LIST_MAX][3];
+    bool ecom, contactless, atm;
+};
+
+struct merchant {
+    char name[LEDGER_MERCHANT_NAME_MAX + 1];
+    uint16_t mcc;
+    char country[3];
+    char id[LEDGER_MERCHANT_ID_MAX + 1];
+};
+
+struct ev_card_issued {
+    struct ledger_id card_id;
+    struct ledger_id account_id;
+    uint8_t type; /* enum card_type */
+    char brand[LEDGER_CARD_BRAND_MAX + 1];
+    char last_four[5];
+    char token[LEDGER_CARD_TOKEN_MAX + 1];
+    char expiry[5]; /* "MMYY" */
+    char name_on_card[LEDGER_NAME_ON_CARD_MAX + 1];
+    struct ledger_id replaces; /* the card this one replaces; zero for a new card */
+    struct card_limits limits;
+};
+
+struct ev_card_action { /* card.activated, card.blocked, card.unblocked, card.destroyed */
+    struct ledger_id card_id;
+    uint8_t reason; /* enum card_block bit for blocked/unblocked; 0 otherwise */
+};
+
+struct ev_card_limits_changed {
+    struct ledger_id card_id;
+    struct card_limits limits;
+};
+
+struct ev_card_replaced { /* the old card becomes final; a card.issued follows for the new one */
+    struct ledger_id card_id;
+    struct ledger_id new_card_id;
+};
+
+/* card.authorized and card.declined: every decision is an event. The stream is hold_id, derived
+ * from the processor's authorization id (ledger_id_from_name("auth:" + id)). */
+struct ev_card_decision {
+    struct ledger_id hold_id;
+    char authorization_id[LEDGER_AUTH_ID_MAX + 1];
+    char original_authorization_id[LEDGER_AUTH_ID_MAX + 1]; /* incremental: the hold it adds to; "" */
+    struct ledger_id card_id;    /* as requested (may be unknown for a decline) */
+    struct ledger_id account_id; /* zero when the card is unknown */
+    int64_t amount_requested;
+    int64_t amount_approved;     /* 0 for a decline; < requested for a partial approval (10) */
+    char currency[4];
+    struct merchant merchant;
+    uint8_t channel;  /* enum card_channel */
+    uint8_t category; /* enum auth_category */
+    char response_code[3];  /* ISO 8583 field 39: "00", "10", "51", ... */
+    char approval_code[7];  /* 6 characters on approval, "" on decline */
+    int64_t available_after; /* the account's available balance after the decision */
+    int64_t expires_at_ns;   /* approvals: when the hold lapses; 0 for declines */
+    bool stand_in;           /* approved by the network while we were unreachable (advice) */
+};
+
+struct ev_card_hold_change { /* card.captured, card.reversed, card.hold_expired */
+    struct ledger_id hold_id;
+    struct ledger_id card_id;
+    struct ledger_id account_id;
+    struct ledger_id operation_id; /* capture or reversal id (idempotency), zero for expiry */
+    int64_t amount;   /* captured: posted (may exceed the hold: over-capture); else 0 */
+    int64_t released; /* pending released from the hold */
+    char currency[4];
+    bool final;       /* the hold is closed after this event */
+};
+
+struct ev_card_refunded {
+    struct ledger_id refund_id;
+    struct ledger_id card_id;
+    struct ledger_id account_id;
+    int64_t amount;
+    char currency[4];
+    char authorization_id[LEDGER_AUTH_ID_MAX + 1]; /* the original purchase, may be "" */
+    struct merchant merchant;
+};
+
 /* One event: envelope + payload. A plain value; callers fill it. */
 struct event {
     uint64_t seq;        /* global sequence, gap-free, starts at 1 */
@@ -234,6 +373,13 @@ struct event {
         struct ev_account_blocked blocked;
         struct ev_account_closed closed;
         struct ev_transfer_executed transfer;
+        struct ev_card_issued card_issued;
+        struct ev_card_action card_action;
+        struct ev_card_limits_changed card_limits;
+        struct ev_card_replaced card_replaced;
+        struct ev_card_decision card_decision;
+        struct ev_card_hold_change card_hold;
+        struct ev_card_refunded card_refund;
     } data;
     uint8_t prev_hash[LEDGER_HASH_LEN];
     uint8_t hash[LEDGER_HASH_LEN];
@@ -257,6 +403,10 @@ bool event_hash_check(const uint8_t *buf, size_t len, const uint8_t *expected_pr
 /* Renders ev as one JSON object (no newline) into out; returns the length, or 0 if cap is too
  * small. Ids as UUID text, hashes as hex, data with string keys. */
 size_t event_to_json(const struct event *ev, char *out, size_t cap);
+
+/* The id of the internal account of a kind ("funding", "card-settlement") for a currency:
+ * ledger_id_from_name("internal:<kind>:<currency>"). */
+struct ledger_id ledger_internal_account_id(const char *kind, const char *currency);
 
 /* True when the event moves money on or changes the account (for replay --account filters). */
 bool event_touches_account(const struct event *ev, const struct ledger_id *account_id);

@@ -17,8 +17,18 @@
 #define LEDGER_IDEMPOTENCY_KEY_MAX 128
 #define LEDGER_CLIENT_ID_MAX 64
 
-/* One encoded event record (msgpack). The largest event is account.opened with every string full. */
-#define LEDGER_RECORD_BYTES_MAX 1024
+/* Cards. */
+#define LEDGER_CARD_BRAND_MAX 16
+#define LEDGER_CARD_TOKEN_MAX 64
+#define LEDGER_NAME_ON_CARD_MAX 26        /* embossing line */
+#define LEDGER_MERCHANT_NAME_MAX 64
+#define LEDGER_MERCHANT_ID_MAX 32
+#define LEDGER_AUTH_ID_MAX 64             /* the processor's authorization id */
+#define LEDGER_CARD_LIST_MAX 16           /* MCCs / countries per allow or block list */
+#define LEDGER_HOLDS_EXPIRED_PER_COMMAND_MAX 4096
+
+/* One encoded event record (msgpack). The largest event is card.issued with every list full. */
+#define LEDGER_RECORD_BYTES_MAX 2048
 
 /* Sequencer. */
 #define LEDGER_QUEUE_COMMANDS_MAX 8192   /* commands waiting for the sequencer; full = busy */
@@ -50,6 +60,8 @@ _Static_assert(LEDGER_BATCH_TRANSFERS_MAX * 2 <= LEDGER_COMMIT_EVENTS_MAX,
                "one full transfer batch (plus a funding account per deposit) must fit one commit");
 _Static_assert(LEDGER_COMMIT_COMMANDS_MAX <= LEDGER_QUEUE_COMMANDS_MAX,
                "a commit drains at most one queue's worth of commands");
+_Static_assert(LEDGER_HOLDS_EXPIRED_PER_COMMAND_MAX <= LEDGER_COMMIT_EVENTS_MAX,
+               "one expiry command fits one commit");
 _Static_assert(LEDGER_HOLDER_ID_MAX + LEDGER_FRIENDLY_NAME_MAX + LEDGER_IBAN_MAX + LEDGER_ACTOR_MAX +
                        LEDGER_REFERENCE_MAX + 256 <=
                    LEDGER_RECORD_BYTES_MAX,

@@ -111,6 +111,96 @@ bool balance_row_decode(const void *row, size_t len, struct account *out);
 /* proj_holders key: holder id, 0x00, account id (16). Returns the key length. */
 size_t holder_key(const char *holder_id, const struct ledger_id *account_id, uint8_t *out, size_t cap);
 
+
+/* ---- cards and authorizations (projections/cards.c) ------------------------------------------ */
+
+enum card_state { CARD_STATE_INACTIVE = 1, CARD_STATE_ACTIVE, CARD_STATE_REPLACED, CARD_STATE_DESTROYED };
+
+/* Spending in one calendar window (UTC): the window's key and what was approved in it. */
+struct spend_window {
+    uint32_t key;
+    int64_t amount;
+    uint32_t count;
+};
+
+struct card {
+    struct ledger_id id;
+    struct ledger_id account_id;
+    uint8_t type;   /* enum card_type */
+    uint8_t state;  /* enum card_state */
+    uint8_t blocks; /* enum card_block bits */
+    char brand[LEDGER_CARD_BRAND_MAX + 1];
+    char last_four[5];
+    char token[LEDGER_CARD_TOKEN_MAX + 1];
+    char expiry[5]; /* MMYY */
+    char name_on_card[LEDGER_NAME_ON_CARD_MAX + 1];
+    struct ledger_id replaces, replaced_by;
+    struct card_limits limits;
+    struct spend_window day, week, month, atm_day, atm_month;
+    uint64_t version, issued_seq, last_seq;
+    int64_t issued_ts_ns;
+    uint8_t dirty; /* changed since ledger_state_take_dirty_cards() */
+};
+
+enum auth_state {
+    AUTH_STATE_PENDING = 1, /* the hold is open */
+    AUTH_STATE_CAPTURED,    /* closed by a final (or full) capture */
+    AUTH_STATE_REVERSED,    /* fully released by reversals */
+    AUTH_STATE_EXPIRED,     /* released by the scheduler */
+    AUTH_STATE_DECLINED,    /* never held */
+};
+const char *auth_state_name(enum auth_state s); /* "pending" "captured" "reversed" "expired" "declined" */
+
+struct authorization {
+    struct ledger_id hold_id; /* ledger_id_from_name("auth:" + authorization_id) */
+    char authorization_id[LEDGER_AUTH_ID_MAX + 1];
+    struct ledger_id card_id;
+    struct ledger_id account_id;
+    char currency[4];
+    uint8_t state;    /* enum auth_state */
+    uint8_t channel;  /* enum card_channel */
+    uint8_t category; /* enum auth_category */
+    bool stand_in;
+    struct merchant merchant;
+    int64_t requested;      /* the first request's amount */
+    int64_t approved_total; /* approvals, incremental ones included */
+    int64_t held;           /* still reserved on the account (pending debit) */
+    int64_t captured_total; /* posted by captures */
+    int64_t expires_at_ns;
+    /* the first decision, answered again to a repeated request */
+    char response_code[3];
+    char approval_code[7];
+    int64_t approved_amount;
+    int64_t available_after;
+    uint64_t first_seq, last_seq;
+    int64_t created_ts_ns;
+    uint8_t dirty; /* changed since ledger_state_take_dirty_auths() */
+};
+
+struct card *ledger_state_card(struct ledger_state *st, const struct ledger_id *id);
+struct authorization *ledger_state_authorization(struct ledger_state *st, const struct ledger_id *hold_id);
+/* Open holds with expires_at_ns <= now_ns, earliest first, at most max, into out. Pure lookup. */
+size_t ledger_state_expired_holds(struct ledger_state *st, int64_t now_ns, struct authorization **out, size_t max);
+/* Cards / authorizations changed since the last call (owned by st, valid until the next apply). */
+struct card **ledger_state_take_dirty_cards(struct ledger_state *st, size_t *n);
+struct authorization **ledger_state_take_dirty_auths(struct ledger_state *st, size_t *n);
+
+/* Calendar windows of a time (UTC): day = days since 1970-01-01, week = weeks starting on Monday,
+ * month = year * 12 + month - 1. */
+void card_spend_keys(int64_t ts_ns, uint32_t *day, uint32_t *week, uint32_t *month);
+
+/* Row layouts (versioned fixed layouts, like the account rows). Keys:
+ *   proj_cards          card id (16)                          -> card row
+ *   proj_account_cards  account id (16) + card id (16)        -> empty
+ *   proj_auths          hold id (16)                          -> authorization row
+ *   proj_card_auths     card id (16) + first seq (8, BE)      -> hold id (16) */
+#define CARD_ROW_BYTES (4 + sizeof(struct card))
+#define AUTH_ROW_BYTES (4 + sizeof(struct authorization))
+void card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES]);
+bool card_row_decode(const void *row, size_t len, struct card *out);
+void auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES]);
+bool auth_row_decode(const void *row, size_t len, struct authorization *out);
+
 struct store;
 /* Replays the whole log of st into state (verifying every hash and the gap-free sequence).
  * Returns LEDGER_ERR_OK, or an error with *bad_seq = the first bad sequence and a reason in err.

@@ -15,7 +15,7 @@
 #include <sys/random.h>
 
 #include "events/events.h"
-#include "projections/projections.h"
+#include "projections/internal.h"
 
 #define CHUNK_ACCOUNTS 4096
 #define CHUNKS_MAX (LEDGER_ACCOUNTS_MAX / CHUNK_ACCOUNTS)
@@ -44,6 +44,7 @@ struct ledger_state {
     size_t transfers_cap, transfers_count;
     struct undo_entry *undo;
     size_t undo_len, undo_cap;
+    struct card_book *cards;
     struct account **dirty;
     uint8_t *dirty_bits;
     size_t dirty_len, dirty_cap;
@@ -98,7 +99,13 @@ struct ledger_state *ledger_state_new(void)
     st->by_name = xcalloc(st->index_cap, sizeof *st->by_name);
     st->transfers_cap = INDEX_INITIAL;
     st->transfers = xcalloc(st->transfers_cap, sizeof *st->transfers);
+    st->cards = card_book_new();
     return st;
+}
+
+struct card_book *ledger_state_card_book(struct ledger_state *st)
+{
+    return st->cards;
 }
 
 void ledger_state_free(struct ledger_state *st)
@@ -113,6 +120,7 @@ void ledger_state_free(struct ledger_state *st)
     free(st->undo);
     free(st->dirty);
     free(st->dirty_bits);
+    card_book_free(st->cards);
     free(st);
 }
 
@@ -176,7 +184,7 @@ static void index_grow(struct ledger_state *st)
     }
 }
 
-static void mark_dirty(struct ledger_state *st, struct account *a, uint64_t seq, uint8_t bits)
+void ledger_state_mark_dirty(struct ledger_state *st, struct account *a, uint64_t seq, uint8_t bits)
 {
     a->last_seq = seq;
     if ((a->dirty | bits) == a->dirty)
@@ -236,7 +244,7 @@ static enum ledger_err apply_opened(struct ledger_state *st, const struct event 
         index_insert(st, st->by_id, hash_id(st, &a->id), (uint32_t)index + 1);
         index_insert(st, st->by_name, hash_name(st, a->holder_id, a->friendly_name), (uint32_t)index + 1);
     }
-    mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
+    ledger_state_mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
     return LEDGER_ERR_OK;
 }
 
@@ -264,7 +272,7 @@ static enum ledger_err apply_account_change(struct ledger_state *st, const struc
         break;
     }
     a->version++;
-    mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
+    ledger_state_mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
     return LEDGER_ERR_OK;
 }
 
@@ -361,8 +369,8 @@ static enum ledger_err apply_transfer(struct ledger_state *st, const struct even
     st->transfers_count++;
     dr->debits_posted = new_dr;
     cr->credits_posted = new_cr;
-    mark_dirty(st, dr, ev->seq, DIRTY_BALANCE);
-    mark_dirty(st, cr, ev->seq, DIRTY_BALANCE);
+    ledger_state_mark_dirty(st, dr, ev->seq, DIRTY_BALANCE);
+    ledger_state_mark_dirty(st, cr, ev->seq, DIRTY_BALANCE);
     return LEDGER_ERR_OK;
 }
 
@@ -374,8 +382,8 @@ enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *
     case EVENT_ACCOUNT_UNBLOCKED:
     case EVENT_ACCOUNT_CLOSED: return apply_account_change(st, ev);
     case EVENT_TRANSFER_EXECUTED: return apply_transfer(st, ev);
+    default: return card_book_apply(st, ev); /* cards.c */
     }
-    return LEDGER_ERR_DECODE;
 }
 
 size_t ledger_state_mark(struct ledger_state *st)

@@ -17,7 +17,8 @@
 #include "store/store.h"
 
 static const char *const cf_names[STORE_CF_COUNT] = {
-    "events", "streams", "idempotency", "meta", "proj_accounts", "proj_holders", "proj_balances",
+    "events",    "streams",           "idempotency", "meta",           "proj_accounts", "proj_holders",
+    "proj_balances", "proj_cards", "proj_account_cards", "proj_auths", "proj_card_auths",
 };
 
 struct store {

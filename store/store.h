@@ -8,6 +8,7 @@
  *   meta          ASCII key                       -> value (ledger id, chain head, outbox watermark, format)
  *   proj_accounts 16-byte account id              -> account record: identity, state (projections/)
  *   proj_balances 16-byte account id              -> the four balance counters + last seq (40 bytes)
+ *   proj_cards, proj_account_cards, proj_auths, proj_card_auths: cards (projections.h)
  *   proj_holders  holder id + 0x00 + account id   -> empty (accounts per holder)
  *
  * Writes go through a store_batch committed with sync=true; a batch carries its events, their
@@ -39,6 +40,10 @@ enum store_cf {
     STORE_CF_PROJ_ACCOUNTS,
     STORE_CF_PROJ_HOLDERS,
     STORE_CF_PROJ_BALANCES,
+    STORE_CF_PROJ_CARDS,
+    STORE_CF_PROJ_ACCOUNT_CARDS,
+    STORE_CF_PROJ_AUTHS,
+    STORE_CF_PROJ_CARD_AUTHS,
     STORE_CF_COUNT,
 };
 
