@@ -33,6 +33,103 @@ enum cmd_type {
     CMD_UNBLOCK_ACCOUNT,
     CMD_CLOSE_ACCOUNT,
     CMD_TRANSFERS, /* one or more transfers (a deposit is a transfer item of kind deposit) */
+    CMD_CARD_ISSUE,
+    CMD_CARD_ACTIVATE,
+    CMD_CARD_BLOCK,
+    CMD_CARD_UNBLOCK,
+    CMD_CARD_DESTROY,
+    CMD_CARD_LIMITS,
+    CMD_CARD_REPLACE,
+    CMD_CARD_AUTHORIZE, /* also incremental authorizations and stand-in advices */
+    CMD_CARD_CAPTURE,
+    CMD_CARD_REVERSE,
+    CMD_CARD_REFUND,
+    CMD_EXPIRE_HOLDS, /* submitted by the scheduler: one card.hold_expired per lapsed hold */
+};
+
+/* ---- card commands (commands/decide_cards.c; docs/CARDS.md is the processor's contract) ------- */
+
+#define LEDGER_HOLD_EXPIRY_DAYS_DEFAULT 7
+#define LEDGER_PREAUTH_EXPIRY_DAYS_DEFAULT 30
+
+struct cmd_card_issue {
+    struct ledger_id card_id;    /* chosen at the edge */
+    struct ledger_id account_id;
+    uint8_t type;                /* enum card_type */
+    char brand[LEDGER_CARD_BRAND_MAX + 1];
+    char last_four[5];           /* chosen at the edge (the processor holds the PAN) */
+    char token[LEDGER_CARD_TOKEN_MAX + 1];
+    char expiry[5];              /* MMYY, chosen at the edge */
+    char name_on_card[LEDGER_NAME_ON_CARD_MAX + 1];
+    bool has_limits;             /* false: the default limits (none, every channel on) */
+    struct card_limits limits;
+};
+
+struct cmd_card_action { /* activate, block, unblock, destroy */
+    struct ledger_id card_id;
+    uint8_t reason; /* enum card_block, block/unblock only */
+};
+
+struct cmd_card_limits {
+    struct ledger_id card_id;
+    struct card_limits limits;
+};
+
+struct cmd_card_replace {
+    struct ledger_id card_id;
+    struct ledger_id new_card_id; /* chosen at the edge, with the new last four, token, expiry */
+    char last_four[5];
+    char token[LEDGER_CARD_TOKEN_MAX + 1];
+    char expiry[5];
+};
+
+struct cmd_card_authorize {
+    char authorization_id[LEDGER_AUTH_ID_MAX + 1];
+    char original_authorization_id[LEDGER_AUTH_ID_MAX + 1]; /* "" or the hold an incremental adds to */
+    struct ledger_id card_id;
+    int64_t amount_minor;
+    char currency[4];
+    struct merchant merchant;
+    uint8_t channel;  /* enum card_channel */
+    uint8_t category; /* enum auth_category */
+    bool partial_allowed;
+    bool stand_in;    /* an advice: approved by the network already; posted even if it overdraws */
+    int64_t hold_ttl_ns; /* how long an approval holds, set at the edge from the configuration */
+    /* result */
+    bool approved;
+    char response_code[3];
+    char approval_code[7];
+    int64_t approved_amount;
+    int64_t available_after;
+    uint64_t seq;
+    bool replayed; /* the authorization id was seen before: the original answer */
+};
+
+struct cmd_card_capture { /* also reversals: amount released instead of posted */
+    char authorization_id[LEDGER_AUTH_ID_MAX + 1];
+    struct ledger_id operation_id; /* the processor's capture/reversal id, for idempotency */
+    int64_t amount_minor;          /* capture: amount presented; reversal: 0 = the whole hold */
+    bool final;                    /* capture: release whatever the hold still reserves */
+    /* result */
+    int64_t posted, released, held_after;
+    uint64_t seq;
+    bool replayed;
+};
+
+struct cmd_card_refund {
+    struct ledger_id refund_id;
+    struct ledger_id card_id;
+    int64_t amount_minor;
+    char currency[4];
+    char authorization_id[LEDGER_AUTH_ID_MAX + 1]; /* optional original purchase */
+    struct merchant merchant;
+    /* result */
+    uint64_t seq;
+    bool replayed;
+};
+
+struct cmd_expire_holds {
+    size_t expired; /* result: holds expired by this command */
 };
 
 struct cmd_open_account {
@@ -81,6 +178,14 @@ struct cmd {
         struct cmd_open_account open;
         struct cmd_account_action action;
         struct cmd_transfers transfers;
+        struct cmd_card_issue card_issue;
+        struct cmd_card_action card_action;
+        struct cmd_card_limits card_limits;
+        struct cmd_card_replace card_replace;
+        struct cmd_card_authorize card_auth;
+        struct cmd_card_capture card_capture;
+        struct cmd_card_refund card_refund;
+        struct cmd_expire_holds expire;
     } u;
     /* idempotency: key = client id + 0x00 + Idempotency-Key; hash = SHA-256 of the request */
     bool has_idempotency;
@@ -101,6 +206,7 @@ struct cmd {
     uint64_t seq;    /* last event seq of this command, or the head when it appended nothing */
     int64_t now_ns;  /* the command's time */
     struct account account; /* snapshot after the command (account commands) */
+    struct card card;       /* snapshot after the command (card management commands) */
     /* set when the idempotency key was seen before with the same request: the stored answer */
     bool idem_replayed;
     int idem_status;

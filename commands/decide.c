@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "commands/commands.h"
+#include "commands/internal.h"
 
 void cmd_release(struct cmd *c)
 {
@@ -24,14 +25,16 @@ void cmd_release(struct cmd *c)
 
 size_t decide_events_max(const struct cmd *c)
 {
+    if (c->type >= CMD_CARD_ISSUE)
+        return decide_card_events_max(c);
     if (c->type != CMD_TRANSFERS)
         return 1;
     /* a deposit may open its currency's funding account first */
     return c->u.transfers.count * 2;
 }
 
-static struct event *sink_next(struct event_sink *sink, const struct cmd *c, uint16_t type,
-                               const struct ledger_id *stream, uint64_t stream_ver)
+struct event *decide_event(struct event_sink *sink, const struct cmd *c, uint16_t type,
+                           const struct ledger_id *stream, uint64_t stream_ver)
 {
     LEDGER_ASSERT(sink->len < sink->cap);
     struct event *ev = &sink->events[sink->len++];
@@ -48,7 +51,7 @@ static struct event *sink_next(struct event_sink *sink, const struct cmd *c, uin
 }
 
 /* Applies the event just appended; a decided event that does not apply is a programmer error. */
-static void sink_apply(struct ledger_state *st, struct event_sink *sink)
+void decide_apply_last(struct ledger_state *st, struct event_sink *sink)
 {
     enum ledger_err err = ledger_state_apply(st, &sink->events[sink->len - 1]);
     LEDGER_ASSERT(err == LEDGER_ERR_OK);
@@ -63,7 +66,7 @@ static void reject(struct cmd *c, enum ledger_err err, const char *field)
 static void open_account_event(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
                                const struct cmd_open_account *o)
 {
-    struct event *ev = sink_next(sink, c, EVENT_ACCOUNT_OPENED, &o->account_id, 1);
+    struct event *ev = decide_event(sink, c, EVENT_ACCOUNT_OPENED, &o->account_id, 1);
     struct ev_account_opened *d = &ev->data.opened;
     d->account_id = o->account_id;
     d->kind = o->kind;
@@ -75,7 +78,7 @@ static void open_account_event(struct ledger_state *st, struct cmd *c, struct ev
     char number[12];
     snprintf(number, sizeof number, "%011llu", (unsigned long long)(ledger_state_account_count(st) + 1));
     iban_fr_build(LEDGER_IBAN_BANK_CODE, LEDGER_IBAN_BRANCH_CODE, number, d->iban);
-    sink_apply(st, sink);
+    decide_apply_last(st, sink);
 }
 
 static void decide_open(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
@@ -121,14 +124,14 @@ static void decide_account_action(struct ledger_state *st, struct cmd *c, struct
             return reject(c, LEDGER_ERR_BALANCE_NOT_ZERO, "account_id");
         type = EVENT_ACCOUNT_CLOSED;
     }
-    struct event *ev = sink_next(sink, c, type, &acc->id, acc->version + 1);
+    struct event *ev = decide_event(sink, c, type, &acc->id, acc->version + 1);
     if (type == EVENT_ACCOUNT_CLOSED) {
         ev->data.closed.account_id = acc->id;
     } else {
         ev->data.blocked.account_id = acc->id;
         ev->data.blocked.reason = a->reason;
     }
-    sink_apply(st, sink);
+    decide_apply_last(st, sink);
     c->account = *acc;
 }
 
@@ -137,20 +140,26 @@ static struct ledger_id funding_id(const char *currency)
     return ledger_internal_account_id("funding", currency);
 }
 
-/* The internal funding account of a currency, opened on first use. */
-static struct account *funding_account(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
-                                       const char *currency)
+struct account *decide_internal_account(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
+                                        const char *kind, const char *currency)
 {
-    struct ledger_id id = funding_id(currency);
+    struct ledger_id id = ledger_internal_account_id(kind, currency);
     struct account *a = ledger_state_account(st, &id);
     if (a != NULL)
         return a;
     struct cmd_open_account o = {.account_id = id, .kind = ACCOUNT_KIND_INTERNAL, .overdraft_limit_minor = 0};
     snprintf(o.holder_id, sizeof o.holder_id, "%s", LEDGER_INTERNAL_HOLDER);
     memcpy(o.currency, currency, 4);
-    snprintf(o.friendly_name, sizeof o.friendly_name, "funding-%s", currency);
+    snprintf(o.friendly_name, sizeof o.friendly_name, "%s-%s", kind, currency);
     open_account_event(st, c, sink, &o);
     return ledger_state_account(st, &id);
+}
+
+/* The internal funding account of a currency, opened on first use. */
+static struct account *funding_account(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
+                                       const char *currency)
+{
+    return decide_internal_account(st, c, sink, "funding", currency);
 }
 
 static enum ledger_err check_party(const struct account *a, const char *currency)
@@ -245,9 +254,9 @@ static enum ledger_err decide_item(struct ledger_state *st, struct cmd *c, struc
         return t->field = "amount", err;
     if (dr == &unopened_funding)
         funding_account(st, c, sink, t->currency);
-    struct event *ev = sink_next(sink, c, EVENT_TRANSFER_EXECUTED, &t->id, 1);
+    struct event *ev = decide_event(sink, c, EVENT_TRANSFER_EXECUTED, &t->id, 1);
     ev->data.transfer = d;
-    sink_apply(st, sink);
+    decide_apply_last(st, sink);
     t->seq = ev->seq;
     t->ts_ns = ev->ts_ns;
     return LEDGER_ERR_OK;
@@ -300,6 +309,7 @@ void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
     case CMD_UNBLOCK_ACCOUNT:
     case CMD_CLOSE_ACCOUNT: decide_account_action(st, c, sink); break;
     case CMD_TRANSFERS: decide_transfers(st, c, sink); break;
+    default: decide_card(st, c, sink); break; /* decide_cards.c */
     }
     c->seq = sink->next_seq - 1;
 }
