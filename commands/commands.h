@@ -273,4 +273,14 @@ void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *secon
 /* Sets a clock for tests (Unix ns); NULL = CLOCK_REALTIME. Before any submit. */
 void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg);
 
+/* ---- the scheduler ---------------------------------------------------------------------------- */
+
+/* Submits CMD_EXPIRE_HOLDS every interval_ms (one command in flight at a time; a busy queue is
+ * retried at the next tick). Expiry is decided by the sequencer at the command's time, so it is
+ * deterministic and resumes after a restart. Later issues add scheduled transfers here. */
+struct scheduler;
+struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms);
+/* Stops the thread and waits for its command in flight. Before sequencer_stop(). NULL is fine. */
+void scheduler_stop(struct scheduler *sc);
+
 #endif

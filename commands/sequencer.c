@@ -201,6 +201,30 @@ static void batch_decide(struct sequencer *s, size_t n, struct event_sink *sink)
     }
 }
 
+/* Rows of the cards and authorizations the batch changed (projections.h lists the keys). */
+static void batch_put_card_rows(struct sequencer *s)
+{
+    static _Thread_local uint8_t row[CARD_ROW_BYTES > AUTH_ROW_BYTES ? CARD_ROW_BYTES : AUTH_ROW_BYTES];
+    uint8_t key[32];
+    size_t n = 0;
+    struct card **cards = ledger_state_take_dirty_cards(s->state, &n);
+    for (size_t i = 0; i < n; i++) {
+        card_row_encode(cards[i], row);
+        store_batch_put(s->cur->batch, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, CARD_ROW_BYTES);
+        memcpy(key, cards[i]->account_id.b, 16);
+        memcpy(key + 16, cards[i]->id.b, 16);
+        store_batch_put(s->cur->batch, STORE_CF_PROJ_ACCOUNT_CARDS, key, 32, "", 0);
+    }
+    struct authorization **auths = ledger_state_take_dirty_auths(s->state, &n);
+    for (size_t i = 0; i < n; i++) {
+        auth_row_encode(auths[i], row);
+        store_batch_put(s->cur->batch, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, AUTH_ROW_BYTES);
+        memcpy(key, auths[i]->card_id.b, 16);
+        store_u64_be(auths[i]->first_seq, key + 16);
+        store_batch_put(s->cur->batch, STORE_CF_PROJ_CARD_AUTHS, key, 24, auths[i]->hold_id.b, 16);
+    }
+}
+
 static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
 {
     for (size_t i = 0; i < sink->len; i++) {
@@ -232,6 +256,7 @@ static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
             store_batch_put(s->cur->batch, STORE_CF_PROJ_BALANCES, dirty[i]->id.b, 16, row, BALANCE_ROW_BYTES);
         }
     }
+    batch_put_card_rows(s);
     store_batch_set_head(s->cur->batch, &s->head);
 }
 
@@ -428,6 +453,8 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     size_t n = 0;
     const uint8_t *bits;
     ledger_state_take_dirty(s->state, &bits, &n);
+    ledger_state_take_dirty_cards(s->state, &n);
+    ledger_state_take_dirty_auths(s->state, &n);
     s->replay_events = s->head.seq;
     s->replay_seconds = (double)(mono_us() - t0) / 1e6;
     s->m.committed_seq = s->head.seq;

@@ -185,6 +185,24 @@ size_t ledger_state_expired_holds(struct ledger_state *st, int64_t now_ns, struc
 struct card **ledger_state_take_dirty_cards(struct ledger_state *st, size_t *n);
 struct authorization **ledger_state_take_dirty_auths(struct ledger_state *st, size_t *n);
 
+/* Operations identified by the processor (captures, reversals, refunds, incremental
+ * authorizations): the event that executed each, a digest of its content, and for incremental
+ * authorizations the answer given, so a repeated request gets the original answer. Kept by
+ * ledger_state_apply() for every card event that carries such an id. */
+struct op_record {
+    struct ledger_id id;
+    uint64_t seq;     /* 0 = empty slot */
+    uint64_t content; /* card_operation_digest() of the event */
+    int64_t approved;
+    int64_t available_after;
+    char response_code[3];
+    char approval_code[7];
+};
+const struct op_record *ledger_state_operation(const struct ledger_state *st, const struct ledger_id *id);
+/* The operation id a card event carries (zero id when none) and the digest of what it asks. */
+struct ledger_id card_operation_id(const struct event *ev);
+uint64_t card_operation_digest(const struct event *ev);
+
 /* Calendar windows of a time (UTC): day = days since 1970-01-01, week = weeks starting on Monday,
  * month = year * 12 + month - 1. */
 void card_spend_keys(int64_t ts_ns, uint32_t *day, uint32_t *week, uint32_t *month);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/random.h>
 
 #include "events/events.h"
@@ -42,6 +43,8 @@ struct ledger_state {
     size_t index_cap;
     struct transfer_slot *transfers;
     size_t transfers_cap, transfers_count;
+    struct op_record *ops; /* card operation ids, linear probing, load <= 1/2 */
+    size_t ops_cap, ops_count;
     struct undo_entry *undo;
     size_t undo_len, undo_cap;
     struct card_book *cards;
@@ -100,6 +103,8 @@ struct ledger_state *ledger_state_new(void)
     st->transfers_cap = INDEX_INITIAL;
     st->transfers = xcalloc(st->transfers_cap, sizeof *st->transfers);
     st->cards = card_book_new();
+    st->ops_cap = INDEX_INITIAL;
+    st->ops = xcalloc(st->ops_cap, sizeof *st->ops);
     return st;
 }
 
@@ -117,6 +122,7 @@ void ledger_state_free(struct ledger_state *st)
     free(st->by_id);
     free(st->by_name);
     free(st->transfers);
+    free(st->ops);
     free(st->undo);
     free(st->dirty);
     free(st->dirty_bits);
@@ -374,6 +380,106 @@ static enum ledger_err apply_transfer(struct ledger_state *st, const struct even
     return LEDGER_ERR_OK;
 }
 
+/* ---- card operation ids --------------------------------------------------------------------- */
+
+struct ledger_id card_operation_id(const struct event *ev)
+{
+    struct ledger_id zero = {{0}};
+    switch ((enum event_type)ev->type) {
+    case EVENT_CARD_AUTHORIZED:
+    case EVENT_CARD_DECLINED: {
+        const struct ev_card_decision *d = &ev->data.card_decision;
+        if (d->original_authorization_id[0] == '\0')
+            return zero; /* a first authorization is its own hold: struct authorization keeps it */
+        char name[LEDGER_AUTH_ID_MAX + 8];
+        snprintf(name, sizeof name, "auth:%s", d->authorization_id);
+        return ledger_id_from_name(name);
+    }
+    case EVENT_CARD_CAPTURED:
+    case EVENT_CARD_REVERSED: return ev->data.card_hold.operation_id;
+    case EVENT_CARD_REFUNDED: return ev->data.card_refund.refund_id;
+    default: return zero;
+    }
+}
+
+uint64_t card_operation_digest(const struct event *ev)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ ev->type;
+    switch ((enum event_type)ev->type) {
+    case EVENT_CARD_AUTHORIZED:
+    case EVENT_CARD_DECLINED:
+        h = hash_bytes(h, ev->data.card_decision.hold_id.b, 16);
+        h = hash_bytes(h, &ev->data.card_decision.amount_requested, 8);
+        break;
+    case EVENT_CARD_CAPTURED:
+    case EVENT_CARD_REVERSED:
+        h = hash_bytes(h, ev->data.card_hold.hold_id.b, 16);
+        if (ev->type == EVENT_CARD_CAPTURED)
+            h = hash_bytes(h, &ev->data.card_hold.amount, 8);
+        break;
+    case EVENT_CARD_REFUNDED:
+        h = hash_bytes(h, ev->data.card_refund.card_id.b, 16);
+        h = hash_bytes(h, &ev->data.card_refund.amount, 8);
+        h = hash_bytes(h, ev->data.card_refund.currency, 3);
+        break;
+    default: break;
+    }
+    return mix64(h);
+}
+
+static size_t ops_probe(const struct ledger_state *st, const struct ledger_id *id)
+{
+    size_t mask = st->ops_cap - 1;
+    size_t i = hash_id(st, id) & mask;
+    while (st->ops[i].seq != 0 && !ledger_id_equal(&st->ops[i].id, id))
+        i = (i + 1) & mask;
+    return i;
+}
+
+const struct op_record *ledger_state_operation(const struct ledger_state *st, const struct ledger_id *id)
+{
+    const struct op_record *r = &st->ops[ops_probe(st, id)];
+    return r->seq != 0 ? r : NULL;
+}
+
+static void ops_grow(struct ledger_state *st)
+{
+    struct op_record *old = st->ops;
+    size_t old_cap = st->ops_cap;
+    st->ops_cap *= 2;
+    st->ops = xcalloc(st->ops_cap, sizeof *st->ops);
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].seq != 0)
+            st->ops[ops_probe(st, &old[i].id)] = old[i];
+    free(old);
+}
+
+/* Records the operation id a card event carries; a second event with the same id contradicts. */
+static enum ledger_err ops_note(struct ledger_state *st, const struct event *ev)
+{
+    struct ledger_id id = card_operation_id(ev);
+    if (ledger_id_is_zero(&id))
+        return LEDGER_ERR_OK;
+    if ((st->ops_count + 1) * 2 > st->ops_cap)
+        ops_grow(st);
+    struct op_record *r = &st->ops[ops_probe(st, &id)];
+    if (r->seq != 0)
+        return LEDGER_ERR_DECODE;
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->seq = ev->seq;
+    r->content = card_operation_digest(ev);
+    if (ev->type == EVENT_CARD_AUTHORIZED || ev->type == EVENT_CARD_DECLINED) {
+        const struct ev_card_decision *d = &ev->data.card_decision;
+        r->approved = d->amount_approved;
+        r->available_after = d->available_after;
+        memcpy(r->response_code, d->response_code, sizeof r->response_code);
+        memcpy(r->approval_code, d->approval_code, sizeof r->approval_code);
+    }
+    st->ops_count++;
+    return LEDGER_ERR_OK;
+}
+
 enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *ev)
 {
     switch ((enum event_type)ev->type) {
@@ -382,8 +488,14 @@ enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *
     case EVENT_ACCOUNT_UNBLOCKED:
     case EVENT_ACCOUNT_CLOSED: return apply_account_change(st, ev);
     case EVENT_TRANSFER_EXECUTED: return apply_transfer(st, ev);
-    default: return card_book_apply(st, ev); /* cards.c */
+    default: break;
     }
+    /* a card event: its operation id must be new before anything changes */
+    struct ledger_id op = card_operation_id(ev);
+    if (!ledger_id_is_zero(&op) && ledger_state_operation(st, &op) != NULL)
+        return LEDGER_ERR_DECODE;
+    enum ledger_err err = card_book_apply(st, ev); /* cards.c */
+    return err == LEDGER_ERR_OK ? ops_note(st, ev) : err;
 }
 
 size_t ledger_state_mark(struct ledger_state *st)
