@@ -10,6 +10,9 @@
  *
  * The decoder accepts exactly this shape: unknown or missing keys, wrong types, truncated input,
  * trailing bytes and over-long strings are LEDGER_ERR_DECODE, never a crash.
+ *
+ * The data maps of the card events live in codec_cards.c; the packers, the table-driven data-map
+ * decoder (codec_decode_fields) and the JSON writer are shared with it through events/internal.h.
  */
 #include <msgpack.h>
 #include <pthread.h>
@@ -47,16 +50,14 @@ static int fixed_buf_write(void *data, const char *buf, size_t len)
     return 0;
 }
 
-static void pack_key(msgpack_packer *pk, const char *key)
+void codec_pack_key(msgpack_packer *pk, const char *key)
 {
     size_t n = strlen(key);
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, key, n);
 }
 
-/* A string field of at most cap-1 bytes (its struct member has cap bytes); an unterminated or
- * "unknown" enum name marks the encoding invalid. */
-static void pack_field(msgpack_packer *pk, const char *key, const char *value, size_t cap, bool is_enum)
+void codec_pack_field(msgpack_packer *pk, const char *key, const char *value, size_t cap, bool is_enum)
 {
     struct fixed_buf *fb = pk->data;
     size_t n = strnlen(value, cap);
@@ -64,31 +65,38 @@ static void pack_field(msgpack_packer *pk, const char *key, const char *value, s
         fb->invalid = true;
         return;
     }
-    pack_key(pk, key);
+    if (key != NULL)
+        codec_pack_key(pk, key);
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, value, n);
 }
 
-#define pack_str(pk, key, member) pack_field(pk, key, member, sizeof(member), false)
-#define pack_enum(pk, key, name) pack_field(pk, key, name, 16, true)
-
-static void pack_bin(msgpack_packer *pk, const char *key, const void *value, size_t n)
+void codec_pack_bin(msgpack_packer *pk, const char *key, const void *value, size_t n)
 {
-    pack_key(pk, key);
+    codec_pack_key(pk, key);
     msgpack_pack_bin(pk, n);
     msgpack_pack_bin_body(pk, value, n);
 }
 
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t value)
+void codec_pack_u64(msgpack_packer *pk, const char *key, uint64_t value)
 {
-    pack_key(pk, key);
+    codec_pack_key(pk, key);
     msgpack_pack_uint64(pk, value);
 }
 
-static void pack_i64(msgpack_packer *pk, const char *key, int64_t value)
+void codec_pack_i64(msgpack_packer *pk, const char *key, int64_t value)
 {
-    pack_key(pk, key);
+    codec_pack_key(pk, key);
     msgpack_pack_int64(pk, value);
+}
+
+void codec_pack_bool(msgpack_packer *pk, const char *key, bool value)
+{
+    codec_pack_key(pk, key);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
 }
 
 static bool pack_data(msgpack_packer *pk, const struct event *ev)
@@ -97,35 +105,35 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
     case EVENT_ACCOUNT_OPENED: {
         const struct ev_account_opened *d = &ev->data.opened;
         msgpack_pack_map(pk, 7);
-        pack_bin(pk, "account_id", d->account_id.b, 16);
-        pack_enum(pk, "kind", account_kind_name(d->kind));
-        pack_str(pk, "holder_id", d->holder_id);
-        pack_str(pk, "currency", d->currency);
-        pack_str(pk, "friendly_name", d->friendly_name);
-        pack_i64(pk, "overdraft_limit", d->overdraft_limit_minor);
-        pack_str(pk, "iban", d->iban);
+        codec_pack_bin(pk, "account_id", d->account_id.b, 16);
+        codec_pack_enum(pk, "kind", account_kind_name(d->kind));
+        codec_pack_str(pk, "holder_id", d->holder_id);
+        codec_pack_str(pk, "currency", d->currency);
+        codec_pack_str(pk, "friendly_name", d->friendly_name);
+        codec_pack_i64(pk, "overdraft_limit", d->overdraft_limit_minor);
+        codec_pack_str(pk, "iban", d->iban);
         return true;
     }
     case EVENT_ACCOUNT_BLOCKED:
     case EVENT_ACCOUNT_UNBLOCKED:
         msgpack_pack_map(pk, 2);
-        pack_bin(pk, "account_id", ev->data.blocked.account_id.b, 16);
-        pack_enum(pk, "reason", block_reason_name(ev->data.blocked.reason));
+        codec_pack_bin(pk, "account_id", ev->data.blocked.account_id.b, 16);
+        codec_pack_enum(pk, "reason", block_reason_name(ev->data.blocked.reason));
         return true;
     case EVENT_ACCOUNT_CLOSED:
         msgpack_pack_map(pk, 1);
-        pack_bin(pk, "account_id", ev->data.closed.account_id.b, 16);
+        codec_pack_bin(pk, "account_id", ev->data.closed.account_id.b, 16);
         return true;
     case EVENT_TRANSFER_EXECUTED: {
         const struct ev_transfer_executed *d = &ev->data.transfer;
         msgpack_pack_map(pk, 7);
-        pack_bin(pk, "transfer_id", d->transfer_id.b, 16);
-        pack_bin(pk, "debit_account_id", d->debit_account_id.b, 16);
-        pack_bin(pk, "credit_account_id", d->credit_account_id.b, 16);
-        pack_i64(pk, "amount", d->amount_minor);
-        pack_str(pk, "currency", d->currency);
-        pack_enum(pk, "kind", transfer_kind_name(d->kind));
-        pack_str(pk, "reference", d->reference);
+        codec_pack_bin(pk, "transfer_id", d->transfer_id.b, 16);
+        codec_pack_bin(pk, "debit_account_id", d->debit_account_id.b, 16);
+        codec_pack_bin(pk, "credit_account_id", d->credit_account_id.b, 16);
+        codec_pack_i64(pk, "amount", d->amount_minor);
+        codec_pack_str(pk, "currency", d->currency);
+        codec_pack_enum(pk, "kind", transfer_kind_name(d->kind));
+        codec_pack_str(pk, "reference", d->reference);
         return true;
     }
     default: /* card events: events/codec_cards.c */
@@ -140,18 +148,18 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     msgpack_packer_init(&pk, &fb, fixed_buf_write);
 
     msgpack_pack_map(&pk, RECORD_ENTRIES);
-    pack_u64(&pk, "seq", ev->seq);
-    pack_i64(&pk, "ts_ns", ev->ts_ns);
-    pack_u64(&pk, "type", ev->type);
-    pack_u64(&pk, "v", ev->v);
-    pack_bin(&pk, "stream", ev->stream.b, 16);
-    pack_u64(&pk, "stream_ver", ev->stream_ver);
-    pack_bin(&pk, "cmd_id", ev->cmd_id.b, 16);
-    pack_str(&pk, "actor", ev->actor);
-    pack_key(&pk, "data");
+    codec_pack_u64(&pk, "seq", ev->seq);
+    codec_pack_i64(&pk, "ts_ns", ev->ts_ns);
+    codec_pack_u64(&pk, "type", ev->type);
+    codec_pack_u64(&pk, "v", ev->v);
+    codec_pack_bin(&pk, "stream", ev->stream.b, 16);
+    codec_pack_u64(&pk, "stream_ver", ev->stream_ver);
+    codec_pack_bin(&pk, "cmd_id", ev->cmd_id.b, 16);
+    codec_pack_str(&pk, "actor", ev->actor);
+    codec_pack_key(&pk, "data");
     if (!pack_data(&pk, ev))
         return 0;
-    pack_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
+    codec_pack_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
     if (fb.overflow || fb.invalid || fb.len + HASH_TAIL_LEN > cap)
         return 0;
 
@@ -159,7 +167,7 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     memcpy(head, ev->prev_hash, LEDGER_HASH_LEN);
     head[LEDGER_HASH_LEN] = 0x80 | (RECORD_ENTRIES - 1);
     ledger_sha256_2(head, sizeof head, out + 1, fb.len - 1, ev->hash);
-    pack_bin(&pk, "hash", ev->hash, LEDGER_HASH_LEN);
+    codec_pack_bin(&pk, "hash", ev->hash, LEDGER_HASH_LEN);
     LEDGER_ASSERT(!fb.overflow && out[0] == (0x80 | RECORD_ENTRIES));
     return fb.len;
 }
@@ -261,80 +269,120 @@ static bool get_str(const msgpack_object *o, char *out, size_t cap)
     return true;
 }
 
-/* Data maps are decoded by a table: for each expected key, the field it fills. */
-enum field_kind { F_ID, F_STR, F_I64, F_KIND, F_REASON, F_TKIND };
-struct field_spec {
-    const char *key;
-    enum field_kind kind;
-    size_t offset;
-    size_t cap;
-};
-
-#define FS(key, kind, type, member) {key, kind, offsetof(type, member), sizeof(((type *)0)->member)}
-static const struct field_spec opened_fields[] = {
-    FS("account_id", F_ID, struct ev_account_opened, account_id),
-    FS("kind", F_KIND, struct ev_account_opened, kind),
-    FS("holder_id", F_STR, struct ev_account_opened, holder_id),
-    FS("currency", F_STR, struct ev_account_opened, currency),
-    FS("friendly_name", F_STR, struct ev_account_opened, friendly_name),
-    FS("overdraft_limit", F_I64, struct ev_account_opened, overdraft_limit_minor),
-    FS("iban", F_STR, struct ev_account_opened, iban),
-};
-static const struct field_spec blocked_fields[] = {
-    FS("account_id", F_ID, struct ev_account_blocked, account_id),
-    FS("reason", F_REASON, struct ev_account_blocked, reason),
-};
-static const struct field_spec closed_fields[] = {
-    FS("account_id", F_ID, struct ev_account_closed, account_id),
-};
-static const struct field_spec transfer_fields[] = {
-    FS("transfer_id", F_ID, struct ev_transfer_executed, transfer_id),
-    FS("debit_account_id", F_ID, struct ev_transfer_executed, debit_account_id),
-    FS("credit_account_id", F_ID, struct ev_transfer_executed, credit_account_id),
-    FS("amount", F_I64, struct ev_transfer_executed, amount_minor),
-    FS("currency", F_STR, struct ev_transfer_executed, currency),
-    FS("kind", F_TKIND, struct ev_transfer_executed, kind),
-    FS("reference", F_STR, struct ev_transfer_executed, reference),
-};
-#undef FS
-
-static bool decode_field(const struct field_spec *f, const msgpack_object *o, uint8_t *base)
+/* Data maps are decoded by tables (events/internal.h): for each expected key, the field it fills. */
+static bool transfer_kind_parse(const char *text, enum transfer_kind *out)
 {
-    char text[16];
+    if (strcmp(text, "transfer") == 0)
+        *out = TRANSFER_KIND_TRANSFER;
+    else if (strcmp(text, "deposit") == 0)
+        *out = TRANSFER_KIND_DEPOSIT;
+    else
+        return false;
+    return true;
+}
+
+CODEC_ENUM_PARSER(parse_account_kind, enum account_kind, account_kind_parse)
+CODEC_ENUM_PARSER(parse_block_reason, enum block_reason, block_reason_parse)
+CODEC_ENUM_PARSER(parse_transfer_kind, enum transfer_kind, transfer_kind_parse)
+
+static const struct codec_field opened_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_opened, account_id),
+    CODEC_ENUM("kind", struct ev_account_opened, kind, parse_account_kind),
+    CODEC_FIELD("holder_id", CODEC_STR, struct ev_account_opened, holder_id),
+    CODEC_FIELD("currency", CODEC_STR, struct ev_account_opened, currency),
+    CODEC_FIELD("friendly_name", CODEC_STR, struct ev_account_opened, friendly_name),
+    CODEC_FIELD("overdraft_limit", CODEC_I64, struct ev_account_opened, overdraft_limit_minor),
+    CODEC_FIELD("iban", CODEC_STR, struct ev_account_opened, iban),
+};
+static const struct codec_field blocked_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_blocked, account_id),
+    CODEC_ENUM("reason", struct ev_account_blocked, reason, parse_block_reason),
+};
+static const struct codec_field closed_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_closed, account_id),
+};
+static const struct codec_field transfer_fields[] = {
+    CODEC_FIELD("transfer_id", CODEC_ID, struct ev_transfer_executed, transfer_id),
+    CODEC_FIELD("debit_account_id", CODEC_ID, struct ev_transfer_executed, debit_account_id),
+    CODEC_FIELD("credit_account_id", CODEC_ID, struct ev_transfer_executed, credit_account_id),
+    CODEC_FIELD("amount", CODEC_I64, struct ev_transfer_executed, amount_minor),
+    CODEC_FIELD("currency", CODEC_STR, struct ev_transfer_executed, currency),
+    CODEC_ENUM("kind", struct ev_transfer_executed, kind, parse_transfer_kind),
+    CODEC_FIELD("reference", CODEC_STR, struct ev_transfer_executed, reference),
+};
+
+/* An unsigned integer of at most max. */
+static bool get_uint_max(const msgpack_object *o, uint64_t max, uint64_t *out)
+{
+    return get_u64(o, out) && *out <= max;
+}
+
+/* A string of exactly cap-1 bytes. */
+static bool get_fixed(const msgpack_object *o, char *out, size_t cap)
+{
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == cap - 1 && get_str(o, out, cap);
+}
+
+/* A msgpack array of at most f->size / f->elem_size elements, each a uint16 (CODEC_U16_LIST) or a
+ * string of exactly elem_size-1 bytes (CODEC_FIXED_LIST); the count goes to the uint8_t at
+ * f->count_offset. */
+static bool decode_list(const struct codec_field *f, const msgpack_object *o, uint8_t *base)
+{
+    size_t max = f->size / f->elem_size;
+    LEDGER_ASSERT(max <= UINT8_MAX && f->elem_size > 0);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > max)
+        return false;
+    uint8_t *elems = base + f->offset;
+    for (size_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        uint64_t u;
+        if (f->kind == CODEC_U16_LIST) {
+            if (!get_uint_max(e, UINT16_MAX, &u))
+                return false;
+            uint16_t v = (uint16_t)u;
+            memcpy(elems + i * sizeof v, &v, sizeof v);
+        } else if (!get_fixed(e, (char *)(elems + i * f->elem_size), f->elem_size)) {
+            return false;
+        }
+    }
+    base[f->count_offset] = (uint8_t)o->via.array.size;
+    return true;
+}
+
+static bool decode_field(const struct codec_field *f, const msgpack_object *o, uint8_t *base)
+{
+    char text[CODEC_ENUM_NAME_CAP];
+    uint8_t *at = base + f->offset;
+    uint64_t u;
     switch (f->kind) {
-    case F_ID: return get_id(o, (struct ledger_id *)(base + f->offset));
-    case F_STR: return get_str(o, (char *)(base + f->offset), f->cap);
-    case F_I64: return get_i64(o, (int64_t *)(base + f->offset));
-    case F_KIND: {
-        enum account_kind k;
-        if (!get_str(o, text, sizeof text) || !account_kind_parse(text, &k))
+    case CODEC_ID: return get_id(o, (struct ledger_id *)at);
+    case CODEC_STR: return get_str(o, (char *)at, f->size);
+    case CODEC_FIXED: return get_fixed(o, (char *)at, f->size);
+    case CODEC_I64: return get_i64(o, (int64_t *)at);
+    case CODEC_U16:
+        if (!get_uint_max(o, UINT16_MAX, &u))
             return false;
-        base[f->offset] = (uint8_t)k;
+        *(uint16_t *)at = (uint16_t)u;
         return true;
-    }
-    case F_REASON: {
-        enum block_reason r;
-        if (!get_str(o, text, sizeof text) || !block_reason_parse(text, &r))
+    case CODEC_U32:
+        if (!get_uint_max(o, UINT32_MAX, &u))
             return false;
-        base[f->offset] = (uint8_t)r;
+        *(uint32_t *)at = (uint32_t)u;
         return true;
-    }
-    case F_TKIND:
-        if (!get_str(o, text, sizeof text))
+    case CODEC_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return false;
-        if (strcmp(text, "transfer") == 0)
-            base[f->offset] = TRANSFER_KIND_TRANSFER;
-        else if (strcmp(text, "deposit") == 0)
-            base[f->offset] = TRANSFER_KIND_DEPOSIT;
-        else
-            return false;
+        *(bool *)at = o->via.boolean;
         return true;
+    case CODEC_ENUM: return get_str(o, text, sizeof text) && f->parse(text, at);
+    case CODEC_U16_LIST:
+    case CODEC_FIXED_LIST: return decode_list(f, o, base);
+    case CODEC_MAP: return codec_decode_fields(o, f->nested, f->nested_n, at);
     }
     return false;
 }
 
-/* The data map must hold exactly the spec's keys, in the spec's order. */
-static bool decode_fields(const msgpack_object *o, const struct field_spec *spec, size_t n, void *base)
+bool codec_decode_fields(const msgpack_object *o, const struct codec_field *spec, size_t n, void *base)
 {
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != n)
         return false;
@@ -346,18 +394,16 @@ static bool decode_fields(const msgpack_object *o, const struct field_spec *spec
     return true;
 }
 
-#define DECODE_DATA(o, spec, dst) decode_fields(o, spec, sizeof spec / sizeof spec[0], dst)
-
 static bool decode_data(const msgpack_object *o, struct event *ev)
 {
     switch ((enum event_type)ev->type) {
     case EVENT_ACCOUNT_OPENED:
-        return DECODE_DATA(o, opened_fields, &ev->data.opened) && ev->data.opened.overdraft_limit_minor >= 0;
+        return CODEC_DECODE(o, opened_fields, &ev->data.opened) && ev->data.opened.overdraft_limit_minor >= 0;
     case EVENT_ACCOUNT_BLOCKED:
-    case EVENT_ACCOUNT_UNBLOCKED: return DECODE_DATA(o, blocked_fields, &ev->data.blocked);
-    case EVENT_ACCOUNT_CLOSED: return DECODE_DATA(o, closed_fields, &ev->data.closed);
+    case EVENT_ACCOUNT_UNBLOCKED: return CODEC_DECODE(o, blocked_fields, &ev->data.blocked);
+    case EVENT_ACCOUNT_CLOSED: return CODEC_DECODE(o, closed_fields, &ev->data.closed);
     case EVENT_TRANSFER_EXECUTED:
-        return DECODE_DATA(o, transfer_fields, &ev->data.transfer) && ev->data.transfer.amount_minor > 0;
+        return CODEC_DECODE(o, transfer_fields, &ev->data.transfer) && ev->data.transfer.amount_minor > 0;
     default: /* card events: events/codec_cards.c */
         return decode_card_data(o, ev);
     }
@@ -483,7 +529,7 @@ enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out)
 
 /* ---- JSON rendering ------------------------------------------------------------------------ */
 
-static void tb_add(struct text_buf *tb, const char *s, size_t n)
+void codec_tb_add(struct text_buf *tb, const char *s, size_t n)
 {
     if (tb->overflow || n >= tb->cap - tb->len) {
         tb->overflow = true;
@@ -494,8 +540,7 @@ static void tb_add(struct text_buf *tb, const char *s, size_t n)
     tb->p[tb->len] = '\0';
 }
 
-static void tb_fmt(struct text_buf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_fmt(struct text_buf *tb, const char *fmt, ...)
+void codec_tb_fmt(struct text_buf *tb, const char *fmt, ...)
 {
     char tmp[256];
     va_list ap;
@@ -506,37 +551,46 @@ static void tb_fmt(struct text_buf *tb, const char *fmt, ...)
         tb->overflow = true;
         return;
     }
-    tb_add(tb, tmp, (size_t)n);
+    codec_tb_add(tb, tmp, (size_t)n);
 }
 
-static void tb_json_str(struct text_buf *tb, const char *s)
+void codec_tb_json_str(struct text_buf *tb, const char *s)
 {
-    tb_add(tb, "\"", 1);
+    codec_tb_add(tb, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
-            tb_add(tb, esc, 2);
+            codec_tb_add(tb, esc, 2);
         } else if (c < 0x20) {
-            tb_fmt(tb, "\\u%04x", c);
+            codec_tb_fmt(tb, "\\u%04x", c);
         } else {
-            tb_add(tb, (const char *)s, 1);
+            codec_tb_add(tb, (const char *)s, 1);
         }
     }
-    tb_add(tb, "\"", 1);
+    codec_tb_add(tb, "\"", 1);
 }
 
-static void tb_kv_str(struct text_buf *tb, const char *key, const char *value)
+void codec_tb_kv_str(struct text_buf *tb, const char *key, const char *value)
 {
-    tb_fmt(tb, ",\"%s\":", key);
-    tb_json_str(tb, value);
+    codec_tb_fmt(tb, ",\"%s\":", key);
+    codec_tb_json_str(tb, value);
 }
 
-static void tb_kv_id(struct text_buf *tb, const char *key, const struct ledger_id *id)
+void codec_tb_kv_id(struct text_buf *tb, const char *key, const struct ledger_id *id)
 {
     char text[LEDGER_ID_TEXT_LEN + 1];
     ledger_id_format(id, text);
-    tb_fmt(tb, ",\"%s\":\"%s\"", key, text);
+    codec_tb_fmt(tb, ",\"%s\":\"%s\"", key, text);
+}
+
+void codec_tb_close_object(struct text_buf *tb, size_t open_at)
+{
+    if (!tb->overflow && tb->len > open_at && tb->p[open_at] == ',') { /* drop the first comma */
+        memmove(tb->p + open_at, tb->p + open_at + 1, tb->len - open_at);
+        tb->len--;
+    }
+    codec_tb_add(tb, "}", 1);
 }
 
 static void data_to_json(struct text_buf *tb, const struct event *ev)
@@ -544,32 +598,32 @@ static void data_to_json(struct text_buf *tb, const struct event *ev)
     switch ((enum event_type)ev->type) {
     case EVENT_ACCOUNT_OPENED: {
         const struct ev_account_opened *d = &ev->data.opened;
-        tb_kv_id(tb, "account_id", &d->account_id);
-        tb_kv_str(tb, "kind", account_kind_name(d->kind));
-        tb_kv_str(tb, "holder_id", d->holder_id);
-        tb_kv_str(tb, "currency", d->currency);
-        tb_kv_str(tb, "friendly_name", d->friendly_name);
-        tb_fmt(tb, ",\"overdraft_limit\":%lld", (long long)d->overdraft_limit_minor);
-        tb_kv_str(tb, "iban", d->iban);
+        codec_tb_kv_id(tb, "account_id", &d->account_id);
+        codec_tb_kv_str(tb, "kind", account_kind_name(d->kind));
+        codec_tb_kv_str(tb, "holder_id", d->holder_id);
+        codec_tb_kv_str(tb, "currency", d->currency);
+        codec_tb_kv_str(tb, "friendly_name", d->friendly_name);
+        codec_tb_fmt(tb, ",\"overdraft_limit\":%lld", (long long)d->overdraft_limit_minor);
+        codec_tb_kv_str(tb, "iban", d->iban);
         break;
     }
     case EVENT_ACCOUNT_BLOCKED:
     case EVENT_ACCOUNT_UNBLOCKED:
-        tb_kv_id(tb, "account_id", &ev->data.blocked.account_id);
-        tb_kv_str(tb, "reason", block_reason_name(ev->data.blocked.reason));
+        codec_tb_kv_id(tb, "account_id", &ev->data.blocked.account_id);
+        codec_tb_kv_str(tb, "reason", block_reason_name(ev->data.blocked.reason));
         break;
     case EVENT_ACCOUNT_CLOSED:
-        tb_kv_id(tb, "account_id", &ev->data.closed.account_id);
+        codec_tb_kv_id(tb, "account_id", &ev->data.closed.account_id);
         break;
     case EVENT_TRANSFER_EXECUTED: {
         const struct ev_transfer_executed *d = &ev->data.transfer;
-        tb_kv_id(tb, "transfer_id", &d->transfer_id);
-        tb_kv_id(tb, "debit_account_id", &d->debit_account_id);
-        tb_kv_id(tb, "credit_account_id", &d->credit_account_id);
-        tb_fmt(tb, ",\"amount\":%lld", (long long)d->amount_minor);
-        tb_kv_str(tb, "currency", d->currency);
-        tb_kv_str(tb, "kind", transfer_kind_name(d->kind));
-        tb_kv_str(tb, "reference", d->reference);
+        codec_tb_kv_id(tb, "transfer_id", &d->transfer_id);
+        codec_tb_kv_id(tb, "debit_account_id", &d->debit_account_id);
+        codec_tb_kv_id(tb, "credit_account_id", &d->credit_account_id);
+        codec_tb_fmt(tb, ",\"amount\":%lld", (long long)d->amount_minor);
+        codec_tb_kv_str(tb, "currency", d->currency);
+        codec_tb_kv_str(tb, "kind", transfer_kind_name(d->kind));
+        codec_tb_kv_str(tb, "reference", d->reference);
         break;
     }
     default: /* card events: events/codec_cards.c */
@@ -583,24 +637,20 @@ size_t event_to_json(const struct event *ev, char *out, size_t cap)
     struct text_buf tb = {.p = out, .len = 0, .cap = cap, .overflow = cap == 0};
     char hex[2 * LEDGER_HASH_LEN + 1];
     const char *name = event_type_name(ev->type);
-    tb_fmt(&tb, "{\"seq\":%llu,\"ts_ns\":%lld,\"type\":\"%s\",\"type_id\":%u,\"v\":%u",
+    codec_tb_fmt(&tb, "{\"seq\":%llu,\"ts_ns\":%lld,\"type\":\"%s\",\"type_id\":%u,\"v\":%u",
            (unsigned long long)ev->seq, (long long)ev->ts_ns, name ? name : "unknown", ev->type, ev->v);
-    tb_kv_id(&tb, "stream", &ev->stream);
-    tb_fmt(&tb, ",\"stream_ver\":%llu", (unsigned long long)ev->stream_ver);
-    tb_kv_id(&tb, "cmd_id", &ev->cmd_id);
-    tb_kv_str(&tb, "actor", ev->actor);
-    tb_add(&tb, ",\"data\":{", 9);
+    codec_tb_kv_id(&tb, "stream", &ev->stream);
+    codec_tb_fmt(&tb, ",\"stream_ver\":%llu", (unsigned long long)ev->stream_ver);
+    codec_tb_kv_id(&tb, "cmd_id", &ev->cmd_id);
+    codec_tb_kv_str(&tb, "actor", ev->actor);
+    codec_tb_add(&tb, ",\"data\":{", 9);
     size_t data_at = tb.len;
     data_to_json(&tb, ev);
-    if (!tb.overflow && tb.len > data_at && tb.p[data_at] == ',') { /* drop the first comma */
-        memmove(tb.p + data_at, tb.p + data_at + 1, tb.len - data_at);
-        tb.len--;
-    }
-    tb_add(&tb, "}", 1);
+    codec_tb_close_object(&tb, data_at);
     ledger_hex(ev->prev_hash, LEDGER_HASH_LEN, hex);
-    tb_fmt(&tb, ",\"prev_hash\":\"%s\"", hex);
+    codec_tb_fmt(&tb, ",\"prev_hash\":\"%s\"", hex);
     ledger_hex(ev->hash, LEDGER_HASH_LEN, hex);
-    tb_fmt(&tb, ",\"hash\":\"%s\"}", hex);
+    codec_tb_fmt(&tb, ",\"hash\":\"%s\"}", hex);
     return tb.overflow ? 0 : tb.len;
 }
 

@@ -836,8 +836,9 @@ Test(codec, encode_returns_zero_when_cap_too_small)
 
 Test(codec, encode_rejects_unknown_type)
 {
-    /* Proves event_encode returns 0 for type 0, 6 and 99 (not in LEDGER_EVENT_MAP). */
-    static const uint16_t types[] = {0, 6, 99, UINT16_MAX};
+    /* Proves event_encode returns 0 for types 0, 19 (one past the last card event), 99 and 65535
+     * (not in LEDGER_EVENT_MAP). */
+    static const uint16_t types[] = {0, EVENT_CARD_REFUNDED + 1, 99, UINT16_MAX};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         struct event ev;
         uint8_t buf[LEDGER_RECORD_BYTES_MAX];
@@ -981,8 +982,8 @@ Test(codec, json_escapes_quotes_and_control_characters)
 
 Test(codec, type_names_cover_the_map)
 {
-    /* Proves every type of LEDGER_EVENT_MAP has its category, verb and "category.verb" name, and
-     * values outside the map (0, 6, 99, 65535) have none. */
+    /* Proves every type of LEDGER_EVENT_MAP (ids 1-18) has its category, verb and "category.verb"
+     * name, ids are 1..18 without a gap, and values outside the map (0, 19, 99, 65535) have none. */
     static const struct {
         uint16_t type;
         const char *cat, *verb;
@@ -991,9 +992,10 @@ Test(codec, type_names_cover_the_map)
         LEDGER_EVENT_MAP(ROW)
 #undef ROW
     };
-    cr_assert_eq(sizeof rows / sizeof rows[0], 5);
+    cr_assert_eq(sizeof rows / sizeof rows[0], 18);
     for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
         char want[64];
+        cr_assert_eq(rows[k].type, k + 1, "row %zu has id %u", k, rows[k].type);
         snprintf(want, sizeof want, "%s.%s", rows[k].cat, rows[k].verb);
         cr_assert_str_eq(event_type_category(rows[k].type), rows[k].cat);
         cr_assert_str_eq(event_type_verb(rows[k].type), rows[k].verb);
@@ -1001,7 +1003,11 @@ Test(codec, type_names_cover_the_map)
     }
     cr_assert_str_eq(event_type_name(EVENT_ACCOUNT_OPENED), "account.opened");
     cr_assert_str_eq(event_type_name(EVENT_TRANSFER_EXECUTED), "transfer.executed");
-    static const uint16_t unknown[] = {0, 6, 99, UINT16_MAX};
+    cr_assert_str_eq(event_type_name(EVENT_CARD_ISSUED), "card.issued");
+    cr_assert_str_eq(event_type_name(EVENT_CARD_LIMITS_CHANGED), "card.limits_changed");
+    cr_assert_str_eq(event_type_name(EVENT_CARD_HOLD_EXPIRED), "card.hold_expired");
+    cr_assert_str_eq(event_type_name(EVENT_CARD_REFUNDED), "card.refunded");
+    static const uint16_t unknown[] = {0, 19, 99, UINT16_MAX};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         cr_assert_null(event_type_category(unknown[k]), "type %u", unknown[k]);
         cr_assert_null(event_type_verb(unknown[k]), "type %u", unknown[k]);
