@@ -364,7 +364,8 @@ struct event {
     int64_t ts_ns;       /* Unix nanoseconds, assigned by the sequencer, strictly increasing per command */
     uint16_t type;       /* enum event_type */
     uint16_t v;          /* schema version of data, 1 */
-    struct ledger_id stream;  /* aggregate id: the account or the transfer */
+    struct ledger_id stream;  /* aggregate id: account, transfer, card, hold (first decision), or the
+                                 processor's operation (capture, reversal, refund, increment) */
     uint64_t stream_ver;      /* 1-based version of the event within its stream */
     struct ledger_id cmd_id;  /* the command that produced it */
     char actor[LEDGER_ACTOR_MAX + 1];

@@ -67,4 +67,9 @@ _Static_assert(LEDGER_HOLDER_ID_MAX + LEDGER_FRIENDLY_NAME_MAX + LEDGER_IBAN_MAX
                    LEDGER_RECORD_BYTES_MAX,
                "the largest event must fit one record buffer");
 
+_Static_assert(LEDGER_CARD_BRAND_MAX + LEDGER_CARD_TOKEN_MAX + LEDGER_NAME_ON_CARD_MAX + LEDGER_ACTOR_MAX +
+                       LEDGER_CARD_LIST_MAX * (2 * 3 + 2 * 3) + 512 <=
+                   LEDGER_RECORD_BYTES_MAX,
+               "the largest card event (card.issued with full lists, 974 bytes measured) must fit");
+
 #endif
