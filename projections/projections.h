@@ -219,6 +219,104 @@ bool card_row_decode(const void *row, size_t len, struct card *out);
 void auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES]);
 bool auth_row_decode(const void *row, size_t len, struct authorization *out);
 
+/* ---- catch-up projections: operations, pending holds, statements (projections/catchup.c) -------
+ * Fed from the committed log on their own thread (live), by ledgerctl rebuild, and later by a
+ * replica from NATS: the same catchup_apply() serves all three. Each batch of rows is written with
+ * the projector's checkpoint (meta "catchup_seq") in the same RocksDB WriteBatch.
+ *
+ * Column families and keys:
+ *   proj_ops         account (16) + booked ts_ns (8, BE) + seq (8, BE) + leg (1)  -> struct operation row
+ *   proj_op_accounts account (16)                                   -> struct op_account (running totals)
+ *   proj_pending     account (16) + first seq of the hold (8, BE)   -> hold id (16) + held (8, BE)
+ *   proj_statements  account (16) + period start ns (8, BE)         -> struct statement row
+ * (time-ordered keys: the balance at an instant is one backward seek; a page is one forward scan) */
+
+enum op_direction { OP_DEBIT = 1, OP_CREDIT = 2 };
+enum op_kind {
+    OP_KIND_TRANSFER = 1,
+    OP_KIND_DEPOSIT,
+    OP_KIND_CARD_PAYMENT, /* a capture */
+    OP_KIND_CARD_REFUND,
+};
+const char *op_kind_name(enum op_kind k);          /* "transfer" "deposit" "card_payment" "card_refund" */
+const char *op_direction_name(enum op_direction d); /* "debit" "credit" */
+
+enum period_kind { PERIOD_DAILY = 1, PERIOD_WEEKLY, PERIOD_MONTHLY };
+const char *period_kind_name(enum period_kind k);   /* "daily" "weekly" "monthly" */
+bool period_kind_parse(const char *text, enum period_kind *out);
+
+#define LEDGER_PERIOD_LABEL_MAX 15 /* "2026-11", "2026-W47", "2026-11-21" */
+#define LEDGER_TIME_ZONE_MAX 47
+
+/* The statement period containing ts_ns in the process's time zone (TZ, set once at start-up from
+ * --statement-tz): [start, end) in Unix ns and its label. Pure for a given zone. */
+void statement_period_of(int64_t ts_ns, enum period_kind kind, int64_t *start_ns, int64_t *end_ns,
+                         char label[LEDGER_PERIOD_LABEL_MAX + 1]);
+
+/* One leg of a posted movement, as the account holder sees it. */
+struct operation {
+    struct ledger_id account_id;
+    uint64_t seq;               /* the event */
+    uint8_t leg;                /* 0, or 1 for the second account of the same event */
+    uint8_t direction;          /* enum op_direction */
+    uint8_t kind;               /* enum op_kind */
+    int64_t booked_ns;          /* booking time = the event's ts_ns */
+    int64_t value_ns;           /* value date: the same instant for now */
+    int64_t amount;             /* > 0 */
+    char currency[4];
+    int64_t balance_after;      /* posted balance of the account after this leg */
+    struct ledger_id operation_id; /* transfer id, capture id or refund id */
+    struct ledger_id counterparty_account_id;
+    char counterparty_iban[LEDGER_IBAN_MAX + 1];
+    char reference[LEDGER_REFERENCE_MAX + 1]; /* transfer reference, or the merchant name */
+    char period[LEDGER_PERIOD_LABEL_MAX + 1]; /* the statement period it belongs to */
+};
+
+/* What the projector keeps per account between events. */
+struct op_account {
+    struct ledger_id account_id;
+    char currency[4];
+    char iban[LEDGER_IBAN_MAX + 1];
+    int64_t posted;            /* running posted balance */
+    uint64_t operations;       /* legs so far */
+    uint32_t statements;       /* statements issued so far (the last statement's number) */
+    int64_t period_debits, period_credits; /* in the current, unsealed period */
+    uint64_t period_operations;
+    int64_t last_closing;      /* closing balance of the last statement (opening of the next) */
+};
+
+struct statement {
+    struct ledger_id id;        /* ledger_id_from_name("statement:<account hex>:<period label>") */
+    struct ledger_id account_id;
+    char iban[LEDGER_IBAN_MAX + 1];
+    char currency[4];
+    uint32_t number;            /* per account, from 1 (camt.053 LglSeqNb) */
+    char period[LEDGER_PERIOD_LABEL_MAX + 1];
+    uint8_t period_kind;        /* enum period_kind */
+    int64_t start_ns, end_ns;   /* [start, end) */
+    int64_t opening, closing;   /* booked balances */
+    int64_t total_debits, total_credits;
+    uint64_t entries;
+    uint64_t sealed_seq;        /* the statement.period_closed event */
+    int64_t sealed_ns;
+};
+
+/* Renders a statement and its entries (in booking order). Return the length written into out
+ * (cap bytes), 0 if it does not fit. Pure. JSON: {"id","account_id","iban","currency","number",
+ * "period","period_kind","start","end","opening_balance","closing_balance","total_debits",
+ * "total_credits","entries":[operation objects]}; CSV: a header line then one line per entry
+ * (RFC 4180 quoting); camt.053.001.08: a BkToCstmrStmt document that validates against
+ * ../shared/iso20022/xsd/camt.053.001.08.xsd (balances OPBD and CLBD, entries with Amt, CdtDbtInd,
+ * Sts/Cd BOOK, BookgDt, ValDt, BkTxCd, and the statement number as LglSeqNb). */
+size_t statement_render_json(const struct statement *s, const struct operation *entries, size_t n, char *out,
+                             size_t cap);
+size_t statement_render_csv(const struct statement *s, const struct operation *entries, size_t n, char *out,
+                            size_t cap);
+size_t statement_render_camt053(const struct statement *s, const struct operation *entries, size_t n, char *out,
+                                size_t cap);
+/* One operation as a JSON object (the operations API and the JSON statement share it). */
+size_t operation_render_json(const struct operation *op, char *out, size_t cap);
+
 struct store;
 /* Replays the whole log of st into state (verifying every hash and the gap-free sequence).
  * Returns LEDGER_ERR_OK, or an error with *bad_seq = the first bad sequence and a reason in err.
