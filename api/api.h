@@ -30,4 +30,34 @@ void api_stop(struct api_server *srv);
 /* Marks the server not ready (/readyz answers 503) while shutting down. */
 void api_set_ready(struct api_server *srv, bool ready);
 
+/* ---- cards (api/cards.c, docs/CARDS.md) ----------------------------------------------------- */
+
+/* How long an approved authorization holds funds before the scheduler releases it, in days:
+ * FINAL_AUTH (ledgerd --hold-expiry-days, default LEDGER_HOLD_EXPIRY_DAYS_DEFAULT) and PRE_AUTH
+ * (--preauth-expiry-days, default LEDGER_PREAUTH_EXPIRY_DAYS_DEFAULT). Each 1..API_HOLD_EXPIRY_DAYS_MAX.
+ * Process-wide; call once before api_start() and nats_cmd_start(); false (nothing changed) when a
+ * value is out of range. */
+#define API_HOLD_EXPIRY_DAYS_MAX 365
+bool api_cards_configure(int hold_expiry_days, int preauth_expiry_days);
+
+/* ---- the NATS command listener (api/nats_cmd.c) ---------------------------------------------- */
+
+/* Card processor requests over NATS request-reply: subscribes ledger.cmd.card.> in queue group
+ * "ledgerd" on its own connection, parses and validates each message on the nats.c delivery
+ * thread, submits it to the sequencer (never blocks) and publishes the reply from the command's
+ * done(), after the decision is durable. Subjects and JSON: docs/CARDS.md. */
+struct nats_cmd;
+
+/* Connects to url (nats://HOST:PORT) and subscribes. Never waits for NATS: when the server is
+ * down the connection keeps retrying in the background (forever) and the subscription starts
+ * when it is up. The sequencer must outlive the listener. NULL + reason in err on a bad URL or an
+ * out-of-memory; the caller owns the result. Main thread. */
+struct nats_cmd *nats_cmd_start(const char *url, struct sequencer *seq, char *err, size_t err_cap);
+/* Stops submitting: every message from now on is answered "91" (shutting down). Call before
+ * sequencer_stop(); returns once no message callback is submitting. NULL is a no-op. */
+void nats_cmd_quiesce(struct nats_cmd *nc);
+/* Flushes the replies (bounded), closes the connection and frees. Call after sequencer_stop()
+ * (every command submitted by the listener has completed). NULL is a no-op. */
+void nats_cmd_stop(struct nats_cmd *nc);
+
 #endif

@@ -30,7 +30,27 @@ enum route {
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
+    /* cards (api/cards.c) */
+    ROUTE_CARDS_ISSUE,
+    ROUTE_CARD_GET,
+    ROUTE_CARD_ACTIVATE,
+    ROUTE_CARD_BLOCK,
+    ROUTE_CARD_UNBLOCK,
+    ROUTE_CARD_REPLACE,
+    ROUTE_CARD_DESTROY,
+    ROUTE_CARD_LIMITS,
+    ROUTE_CARD_AUTHS_LIST,
+    ROUTE_ACCOUNT_CARDS,
+    ROUTE_CARD_AUTHORIZE,
+    ROUTE_CARD_ADVICE,
+    ROUTE_CARD_AUTH_GET,
+    ROUTE_CARD_CAPTURE,
+    ROUTE_CARD_REVERSE,
+    ROUTE_CARD_REFUND,
 };
+
+/* Routes served by api/cards.c (writes and reads). */
+#define ROUTE_IS_CARD(rt) ((rt) >= ROUTE_CARDS_ISSUE && (rt) <= ROUTE_CARD_REFUND)
 
 /* A response waiting to be queued: status, body (malloc'd), content type. */
 struct reply {
@@ -55,7 +75,8 @@ struct request {
     struct api_server *srv;
     struct MHD_Connection *conn;
     enum route route;
-    bool is_post;
+    bool is_post; /* a write: POST, or PUT (is_put) */
+    bool is_put;
     char url[API_URL_MAX];
     struct ledger_id path_id;
     char *body;
@@ -67,6 +88,10 @@ struct request {
     struct reply reply;
     struct cmd cmd;
     struct transfer_item one; /* the item of a single transfer or deposit */
+    /* cards: the processor's authorization id from the path, and its capture/reversal/refund id
+     * (the command carries only the ledger id derived from it; the answer echoes the text) */
+    char auth_id[LEDGER_AUTH_ID_MAX + 1];
+    char op_id[LEDGER_AUTH_ID_MAX + 1];
 };
 
 /* routes.c */
@@ -80,6 +105,48 @@ void reply_rendered(struct request *r);              /* the response of a comple
 void reply_error(struct reply *rep, enum ledger_err err, const char *field, const char *message);
 void reply_json(struct reply *rep, int status, json_t *doc); /* steals doc */
 void reply_text(struct reply *rep, int status, const char *content_type, char *body, size_t len);
+
+/* cards.c: the card routes (docs/CARDS.md). */
+#define API_CARDS_PAGE_MAX 1000 /* GET /v1/accounts/{id}/cards, /v1/cards/{id}/authorizations ?limit= */
+
+/* A processor id (authorization, capture, reversal, refund): 1..64 of [A-Za-z0-9._:-]. */
+bool card_proc_id_valid(const char *s, size_t n);
+/* Parses r->body for a card write route into r->cmd; false with r->reply set on bad input. */
+bool card_route_parse(struct request *r);
+/* Serves a card read route into r->reply. */
+void card_route_read(struct request *r);
+/* The answer of a completed card command: *status and the JSON document (caller decrefs). op_id
+ * is the processor's capture/reversal/refund id to echo ("" when none). Any thread. */
+json_t *card_result_doc(const struct cmd *c, const char *op_id, int *status);
+/* The answer when an authorization or advice cannot be submitted (busy, shutting down):
+ * 503 with a declined "91" body. */
+void card_reply_unavailable(struct request *r, enum ledger_err err);
+
+/* The processor's JSON (shared by HTTP and the NATS listener). Each fills c from doc (the
+ * authorization id of capture/reverse from auth_id when not NULL, else from the body) and returns
+ * LEDGER_ERR_OK, or the validation error with *field (static or in field_buf). op_id receives the
+ * capture/reversal/refund id text (LEDGER_AUTH_ID_MAX + 1 bytes). Any thread. */
+enum card_verb { CARD_VERB_AUTHORIZE = 1, CARD_VERB_ADVICE, CARD_VERB_CAPTURE, CARD_VERB_REVERSE, CARD_VERB_REFUND };
+enum ledger_err card_parse_verb(json_t *doc, enum card_verb verb, const char *auth_id, struct cmd *c,
+                                char *op_id, const char **field);
+/* The authorization answer {"authorization_id","result","response_code","approval_code",
+ * "approved_amount","available","seq"} of a completed CMD_CARD_AUTHORIZE; when err is not OK (the
+ * command was refused before a decision, or never reached decide), a declined answer with the
+ * response code err maps to and an "error" object. Returns the length written, 0 if cap is short. */
+size_t card_auth_reply_render(const struct cmd *c, enum ledger_err err, const char *field, char *out,
+                              size_t cap);
+/* The NATS reply to a card command (verb: enum card_verb, 0 for an unknown subject). With err OK,
+ * the answer of the completed command c: authorize/advice as card_auth_reply_render(), the others
+ * the HTTP answer plus "result": "accepted"|"rejected" (and "response_code" when rejected). With
+ * err set, the refusal before decide (bad input "12"/"13", busy "91") with an "error" object.
+ * Returns the length written into out, 0 if cap is short. Any thread. */
+size_t card_nats_reply_render(const struct cmd *c, int verb, const char *op_id, enum ledger_err err,
+                              const char *field, char *out, size_t cap);
+/* The ISO 8583 response code an error maps to ("12" invalid transaction, "13" invalid amount,
+ * "14" no such card, "91" issuer inoperative, "96" system error, ...). Static string. */
+const char *card_err_response_code(enum ledger_err err);
+/* The hold lifetime for a category (enum auth_category), from api_cards_configure(). */
+int64_t card_hold_ttl_ns(uint8_t category);
 
 /* server.c */
 void metrics_render(struct api_server *srv, struct reply *rep);

@@ -1,13 +1,15 @@
 /*
  * main.c: ledgerd, the ledger service.
  *
- *   ledgerd --data DIR --http HOST:PORT --nats URL|none
+ *   ledgerd --data DIR --http HOST:PORT --nats URL|none [--hold-expiry-days N]
+ *           [--preauth-expiry-days N]
  *   (fallbacks: LEDGER_DATA, LEDGER_HTTP, LEDGER_NATS; defaults ./data, 127.0.0.1:8080,
  *    nats://127.0.0.1:4222)
  *
  * Start-up: open the store (checks the chain head), replay the log into the sequencer's state,
- * start the outbox (NATS) and the HTTP server. SIGTERM/SIGINT: stop accepting, let the sequencer
- * decide and commit what is queued, answer it, give the outbox a bounded time to publish, close.
+ * start the outbox (NATS), the HTTP server and the card command listener (NATS request-reply,
+ * ledger.cmd.card.>). SIGTERM/SIGINT: stop accepting (HTTP and NATS), let the sequencer decide and
+ * commit what is queued, answer it, give the outbox a bounded time to publish, close.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -25,15 +27,22 @@ struct config {
     const char *data;
     const char *http;
     const char *nats;
+    int hold_expiry_days;
+    int preauth_expiry_days;
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ledgerd [--data DIR] [--http HOST:PORT] [--nats URL|none]\n"
+    fprintf(f, "usage: ledgerd [--data DIR] [--http HOST:PORT] [--nats URL|none] [--hold-expiry-days N]\n"
+               "               [--preauth-expiry-days N]\n"
                "  --data DIR        data directory (RocksDB); env LEDGER_DATA; default ./data\n"
                "  --http HOST:PORT  HTTP listen address; env LEDGER_HTTP; default 127.0.0.1:8080\n"
                "  --nats URL|none   NATS server for the JetStream outbox; env LEDGER_NATS;\n"
-               "                    default nats://127.0.0.1:4222; 'none' disables publishing\n");
+               "                    default nats://127.0.0.1:4222; 'none' disables publishing and the card\n"
+               "                    command listener (ledger.cmd.card.>, docs/CARDS.md)\n"
+               "  --hold-expiry-days N     days an approved FINAL_AUTH authorization holds funds before\n"
+               "                           it expires (1..365, default 7)\n"
+               "  --preauth-expiry-days N  the same for PRE_AUTH (1..365, default 30)\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -42,8 +51,20 @@ static const char *env_or(const char *name, const char *dflt)
     return v != NULL && v[0] != '\0' ? v : dflt;
 }
 
+/* A whole decimal number in 1..API_HOLD_EXPIRY_DAYS_MAX, or -1. */
+static int parse_days(const char *text)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || v < 1 || v > API_HOLD_EXPIRY_DAYS_MAX)
+        return -1;
+    return (int)v;
+}
+
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
+    cfg->hold_expiry_days = LEDGER_HOLD_EXPIRY_DAYS_DEFAULT;
+    cfg->preauth_expiry_days = LEDGER_PREAUTH_EXPIRY_DAYS_DEFAULT;
     cfg->data = env_or("LEDGER_DATA", "./data");
     cfg->http = env_or("LEDGER_HTTP", "127.0.0.1:8080");
     cfg->nats = env_or("LEDGER_NATS", "nats://127.0.0.1:4222");
@@ -63,7 +84,15 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             cfg->http = argv[++i];
         else if (strcmp(a, "--nats") == 0)
             cfg->nats = argv[++i];
-        else {
+        else if (strcmp(a, "--hold-expiry-days") == 0 || strcmp(a, "--preauth-expiry-days") == 0) {
+            int days = parse_days(argv[++i]);
+            if (days < 0) {
+                fprintf(stderr, "ledgerd: %s wants a number of days in 1..%d, got '%s'\n", a,
+                        API_HOLD_EXPIRY_DAYS_MAX, argv[i]);
+                return -1;
+            }
+            *(strcmp(a, "--hold-expiry-days") == 0 ? &cfg->hold_expiry_days : &cfg->preauth_expiry_days) = days;
+        } else {
             fprintf(stderr, "ledgerd: unknown option %s\n", a);
             return -1;
         }
@@ -92,6 +121,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
+    LEDGER_ASSERT(api_cards_configure(cfg.hold_expiry_days, cfg.preauth_expiry_days)); /* checked above */
     struct store *st = store_open(cfg.data, false, err, sizeof err);
     if (st == NULL) {
         fprintf(stderr, "ledgerd: cannot open data directory %s: %s\n", cfg.data, err);
@@ -119,6 +149,20 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    struct nats_cmd *cards_nats = NULL;
+    if (strcmp(cfg.nats, "none") != 0) {
+        cards_nats = nats_cmd_start(cfg.nats, seq, err, sizeof err);
+        if (cards_nats == NULL) {
+            fprintf(stderr, "ledgerd: %s\n", err);
+            api_stop(api);
+            sequencer_stop(seq);
+            outbox_stop(ob);
+            store_close(st);
+            return 1;
+        }
+    }
+    /* time-driven commands (hold expiry) start once everything that answers is up */
+    struct scheduler *sched = scheduler_start(seq, LEDGER_SCHEDULER_TICK_MS);
     uint64_t replayed;
     double secs;
     sequencer_replay_stats(seq, &replayed, &secs);
@@ -133,8 +177,11 @@ int main(int argc, char **argv)
     sigwait(&sigs, &sig);
     fprintf(stderr, "ledgerd: signal %d: draining\n", sig);
     api_quiesce(api);
+    nats_cmd_quiesce(cards_nats); /* NATS requests from now on: "91" */
+    scheduler_stop(sched);
     sequencer_stop(seq); /* decides, commits and answers everything queued */
     usleep(200 * 1000);  /* let the HTTP threads send the last answers */
+    nats_cmd_stop(cards_nats);
     api_stop(api);
     outbox_stop(ob);
     store_close(st);

@@ -329,6 +329,8 @@ static bool build_command(struct request *r, json_t *doc, struct parse_error *pe
 
 bool route_parse(struct request *r)
 {
+    if (ROUTE_IS_CARD(r->route))
+        return card_route_parse(r);
     bool empty_ok = r->route == ROUTE_ACCOUNT_CLOSE && r->body_len == 0;
     json_t *doc = empty_ok ? json_object() : parse_body(r);
     if (doc == NULL)
@@ -430,6 +432,8 @@ static json_t *batch_doc(const struct cmd_transfers *tr)
 static json_t *result_doc(const struct cmd *c, int *status)
 {
     const struct request *r = c->ctx;
+    if (c->type >= CMD_CARD_ISSUE && c->type <= CMD_CARD_REFUND)
+        return card_result_doc(c, r->op_id, status);
     if (c->result != LEDGER_ERR_OK) {
         *status = ledger_err_http_status(c->result);
         return error_doc(c->result, c->field, NULL);
@@ -629,6 +633,9 @@ void route_read(struct request *r)
         return reply_json(&r->reply, r->srv->ready ? 200 : 503,
                           json_pack("{s:s}", "status", r->srv->ready ? "ready" : "not ready"));
     case ROUTE_METRICS: return metrics_render(r->srv, &r->reply);
-    default: return reply_error(&r->reply, LEDGER_ERR_NOT_FOUND, NULL, NULL);
+    default:
+        if (ROUTE_IS_CARD(r->route))
+            return card_route_read(r);
+        return reply_error(&r->reply, LEDGER_ERR_NOT_FOUND, NULL, NULL);
     }
 }

@@ -53,13 +53,58 @@ static bool seg_is(const char *seg, size_t len, const char *word)
     return strlen(word) == len && memcmp(seg, word, len) == 0;
 }
 
+/* A processor's authorization id as a path segment, copied into r->auth_id. */
+static bool segment_auth_id(struct request *r, const char *seg, size_t len)
+{
+    if (!card_proc_id_valid(seg, len))
+        return false;
+    memcpy(r->auth_id, seg, len);
+    r->auth_id[len] = '\0';
+    return true;
+}
+
+/* The card routes (api/cards.c, docs/CARDS.md); s[0] is "v1". */
+static enum route route_match_cards(struct request *r, const char *s[4], const size_t l[4], size_t n, bool is_get,
+                                    bool *method_ok)
+{
+    bool post = r->is_post && !r->is_put;
+#define WANT(cond, rt) return (*method_ok = (cond)), (rt)
+    if (seg_is(s[1], l[1], "cards")) {
+        if (n == 2) WANT(post, ROUTE_CARDS_ISSUE);
+        if (!segment_id(s[2], l[2], &r->path_id))
+            return ROUTE_NONE;
+        if (n == 3) WANT(is_get, ROUTE_CARD_GET);
+        if (n == 4 && seg_is(s[3], l[3], "activate")) WANT(post, ROUTE_CARD_ACTIVATE);
+        if (n == 4 && seg_is(s[3], l[3], "block")) WANT(post, ROUTE_CARD_BLOCK);
+        if (n == 4 && seg_is(s[3], l[3], "unblock")) WANT(post, ROUTE_CARD_UNBLOCK);
+        if (n == 4 && seg_is(s[3], l[3], "replace")) WANT(post, ROUTE_CARD_REPLACE);
+        if (n == 4 && seg_is(s[3], l[3], "destroy")) WANT(post, ROUTE_CARD_DESTROY);
+        if (n == 4 && seg_is(s[3], l[3], "limits")) WANT(r->is_put, ROUTE_CARD_LIMITS);
+        if (n == 4 && seg_is(s[3], l[3], "authorizations")) WANT(is_get, ROUTE_CARD_AUTHS_LIST);
+        return ROUTE_NONE;
+    }
+    if (seg_is(s[1], l[1], "card-authorizations")) {
+        if (n == 2) WANT(post, ROUTE_CARD_AUTHORIZE);
+        if (!segment_auth_id(r, s[2], l[2]))
+            return ROUTE_NONE;
+        if (n == 3) WANT(is_get, ROUTE_CARD_AUTH_GET);
+        if (n == 4 && seg_is(s[3], l[3], "capture")) WANT(post, ROUTE_CARD_CAPTURE);
+        if (n == 4 && seg_is(s[3], l[3], "reverse")) WANT(post, ROUTE_CARD_REVERSE);
+        return ROUTE_NONE;
+    }
+    if (seg_is(s[1], l[1], "card-refunds") && n == 2) WANT(post, ROUTE_CARD_REFUND);
+    if (seg_is(s[1], l[1], "card-advices") && n == 2) WANT(post, ROUTE_CARD_ADVICE);
+#undef WANT
+    return ROUTE_NONE;
+}
+
 /* Maps method + path to a route; sets *method_ok false when the path exists with another method. */
 static enum route route_match(struct request *r, const char *url, bool is_get, bool *method_ok)
 {
     const char *s[4];
     size_t l[4];
     size_t n = split_path(url, s, l);
-    bool post = r->is_post;
+    bool post = r->is_post && !r->is_put;
     *method_ok = true;
 #define WANT(cond, rt) return (*method_ok = (cond)), (rt)
     if (n == 1 && seg_is(s[0], l[0], "healthz")) WANT(is_get, ROUTE_HEALTHZ);
@@ -79,6 +124,7 @@ static enum route route_match(struct request *r, const char *url, bool is_get, b
         if (n == 4 && seg_is(s[3], l[3], "unblock")) WANT(post, ROUTE_ACCOUNT_UNBLOCK);
         if (n == 4 && seg_is(s[3], l[3], "close")) WANT(post, ROUTE_ACCOUNT_CLOSE);
         if (n == 4 && seg_is(s[3], l[3], "balance")) WANT(is_get, ROUTE_ACCOUNT_BALANCE);
+        if (n == 4 && seg_is(s[3], l[3], "cards")) WANT(is_get, ROUTE_ACCOUNT_CARDS);
         return ROUTE_NONE;
     }
     if (seg_is(s[1], l[1], "deposits") && n == 2) WANT(post, ROUTE_DEPOSITS);
@@ -90,7 +136,7 @@ static enum route route_match(struct request *r, const char *url, bool is_get, b
     }
     if (seg_is(s[1], l[1], "events") && n == 2) WANT(is_get, ROUTE_EVENTS);
 #undef WANT
-    return ROUTE_NONE;
+    return n <= 4 ? route_match_cards(r, s, l, n, is_get, method_ok) : ROUTE_NONE;
 }
 
 static enum MHD_Result queue_reply(struct request *r)
@@ -134,7 +180,10 @@ static void start_write(struct request *r)
     if (err != LEDGER_ERR_OK) { /* busy: answered on the call that follows the resume */
         r->submitted = false;
         r->answer_after_resume = true;
-        reply_error(&r->reply, err, NULL, NULL);
+        if (ROUTE_IS_CARD(r->route))
+            card_reply_unavailable(r, err); /* authorizations: a declined "91" answer */
+        else
+            reply_error(&r->reply, err, NULL, NULL);
         MHD_resume_connection(r->conn);
     }
 }
@@ -166,7 +215,8 @@ static struct request *request_new(struct api_server *srv, struct MHD_Connection
     LEDGER_ASSERT(r != NULL);
     r->srv = srv;
     r->conn = conn;
-    r->is_post = strcmp(method, "POST") == 0;
+    r->is_put = strcmp(method, "PUT") == 0;
+    r->is_post = strcmp(method, "POST") == 0 || r->is_put;
     snprintf(r->url, sizeof r->url, "%s", url);
     bool is_get = strcmp(method, "GET") == 0;
     bool method_ok = true;

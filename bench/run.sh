@@ -42,6 +42,12 @@ done
 t1=$(date +%s.%N)
 python3 -c "import sys; d=$p-$p0; t=$t1-$t0; print(f'outbox: drained {d} events in {t:.2f} s = {d/t if t>0 else 0:.0f} events/s; lag now {$c0-$p}')"
 
+echo "## card authorizations over NATS request-reply (open loop at a fixed offered rate, then max)"
+for rate in 1000 5000 20000 max; do
+  "$CTL" bench cards --nats "nats://127.0.0.1:$nport" --url "127.0.0.1:$hport" --rate "$rate" \
+    --seconds "$SECS" --cards 1000
+done
+
 kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
 
 echo "## HTTP API, batch 1, publishing off (--nats none): the server alone on the 2 cores"

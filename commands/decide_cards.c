@@ -15,7 +15,8 @@
  * Approved: a hold (pending debit on the account, pending credit on the currency's card-settlement
  * account) that lapses after hold_ttl_ns. Every decision, declines included, is an event; a
  * repeated authorization id gets the original answer and appends nothing. A stand-in advice skips
- * checks 4-10 (the network approved already): it is recorded and held even if it overdraws.
+ * checks 2-10 (the network approved already): for any known card it is recorded and held, even on
+ * a lost or blocked card and even if it overdraws.
  */
 #include <stdio.h>
 #include <string.h>
@@ -269,14 +270,14 @@ static const char *card_code(struct ledger_state *st, const struct cmd_card_auth
     *acc = *k ? ledger_state_account(st, &(*k)->account_id) : NULL;
     if (*k == NULL || *acc == NULL)
         return "14";
+    if (a->stand_in)
+        return NULL; /* the network approved already: record it whatever the card's state */
     if ((*k)->blocks & CARD_BLOCK_STOLEN)
         return "43";
     if ((*k)->blocks & CARD_BLOCK_LOST)
         return "41";
     if ((*k)->state == CARD_STATE_REPLACED || (*k)->state == CARD_STATE_DESTROYED)
         return "14";
-    if (a->stand_in)
-        return NULL; /* the network approved: record it whatever the state */
     if ((*k)->state != CARD_STATE_ACTIVE || (*k)->blocks != 0)
         return "62";
     if (card_expired(*k, now_ns))

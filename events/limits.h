@@ -26,6 +26,7 @@
 #define LEDGER_AUTH_ID_MAX 64             /* the processor's authorization id */
 #define LEDGER_CARD_LIST_MAX 16           /* MCCs / countries per allow or block list */
 #define LEDGER_HOLDS_EXPIRED_PER_COMMAND_MAX 4096
+#define LEDGER_SCHEDULER_TICK_MS 1000     /* how often the scheduler submits time-driven commands */
 
 /* One encoded event record (msgpack). The largest event is card.issued with every list full. */
 #define LEDGER_RECORD_BYTES_MAX 2048

@@ -79,10 +79,10 @@ static void run(struct fx *fx, struct cmd *c)
 
 /* ---- operations: the data a table row is made of ---------------------------------------------- */
 
-enum op_kind { OP_NONE, OP_OPEN, OP_BLOCK, OP_UNBLOCK, OP_CLOSE, OP_TRANSFER, OP_DEPOSIT };
+enum test_op_kind { OP_NONE, OP_OPEN, OP_BLOCK, OP_UNBLOCK, OP_CLOSE, OP_TRANSFER, OP_DEPOSIT };
 
 struct op {
-    enum op_kind kind;
+    enum test_op_kind kind;
     enum acct acct;   /* open: the new id; block, unblock, close: the account; transfer: debit; deposit: credit */
     enum acct credit; /* transfer */
     int64_t amount;   /* transfer, deposit; open: the overdraft limit */

@@ -4,6 +4,7 @@
  *   ledgerctl verify --data DIR
  *   ledgerctl replay --data DIR [--from SEQ] [--account ID]
  *   ledgerctl bench transfers|http|verify ...   (see ledgerctl bench --help)
+ *   ledgerctl bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N]
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,7 +41,9 @@ static void usage(FILE *f)
                "  verify --data DIR                          hash chain, gap-free sequence, double entry,\n"
                "                                             stored balances = balances replayed from events\n"
                "  replay --data DIR [--from SEQ] [--account ID]   events as JSON lines\n"
-               "  bench transfers|http|verify [options]      benchmarks (ledgerctl bench --help)\n");
+               "  bench transfers|http|verify [options]      benchmarks (ledgerctl bench --help)\n"
+               "  bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N] [--window W]\n"
+               "                                             card authorizations over NATS request-reply\n");
 }
 
 int main(int argc, char **argv)
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 2, argv + 2);
     if (strcmp(argv[1], "replay") == 0)
         return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "cards") == 0)
+        return cmd_bench_cards(argc - 3, argv + 3);
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

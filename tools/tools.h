@@ -10,6 +10,7 @@
 int cmd_verify(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_cards(int argc, char **argv); /* ledgerctl bench cards (bench_cards.c) */
 
 /* Returns the value of --name in argv (or NULL); sets *bad on a flag without its value. */
 const char *tool_flag(int argc, char **argv, const char *name, bool *bad);
