@@ -55,6 +55,7 @@
 #define LEDGER_OUTBOX_WINDOW_MAX 4096    /* async publishes in flight before waiting for acks */
 #define LEDGER_OUTBOX_ACK_WAIT_MS 5000
 #define LEDGER_OUTBOX_RETRY_MS_MAX 2000  /* back-off ceiling while NATS is unreachable */
+#define LEDGER_OUTBOX_NICE 10            /* the outbox thread's nice value: it yields to answers */
 #define LEDGER_SUBJECT_MAX 128
 
 _Static_assert(LEDGER_BATCH_TRANSFERS_MAX * 2 <= LEDGER_COMMIT_EVENTS_MAX,

@@ -26,6 +26,9 @@
 #include <inttypes.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,6 +555,10 @@ static enum outbox_step outbox_lost(struct outbox *ob)
 
 static void *outbox_main(void *arg)
 {
+    /* The replica is off the latency path: when the cores are busy, answers to clients (HTTP
+     * threads, sequencer, NATS commands) go first. The outbox catches up when they are idle. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LEDGER_OUTBOX_NICE) != 0)
+        perror("ledgerd: outbox: setpriority");
     struct outbox *ob = arg;
     for (;;) {
         pthread_mutex_lock(&ob->mu);
