@@ -27,7 +27,8 @@ endif
 CFLAGS := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT)
 LIBS := -lrocksdb -lnats -lmsgpackc -lcrypto -lmicrohttpd -ljansson -lpthread -lm
-TEST_LIBS := -lcriterion -lcurl
+TEST_LIBS := -lcriterion -lcurl -lxml2
+TEST_CFLAGS := -I/usr/include/libxml2 # libxml2 validates ISO 20022 output in tests only
 
 LIB_SRC := $(wildcard events/*.c store/*.c projections/*.c commands/*.c) \
            $(filter-out api/main.c,$(wildcard api/*.c))
@@ -62,6 +63,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libledger.a
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)

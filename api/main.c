@@ -162,7 +162,7 @@ int main(int argc, char **argv)
         }
     }
     /* time-driven commands (hold expiry) start once everything that answers is up */
-    struct scheduler *sched = scheduler_start(seq, LEDGER_SCHEDULER_TICK_MS);
+    struct scheduler *sched = scheduler_start(seq, LEDGER_SCHEDULER_TICK_MS, PERIOD_MONTHLY, "Europe/Paris");
     uint64_t replayed;
     double secs;
     sequencer_replay_stats(seq, &replayed, &secs);

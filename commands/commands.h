@@ -45,6 +45,15 @@ enum cmd_type {
     CMD_CARD_REVERSE,
     CMD_CARD_REFUND,
     CMD_EXPIRE_HOLDS, /* submitted by the scheduler: one card.hold_expired per lapsed hold */
+    CMD_SEAL_PERIODS, /* submitted by the scheduler: one statement.period_closed per ended period */
+};
+
+#define LEDGER_SEALS_PER_COMMAND_MAX 64
+
+struct cmd_seal_periods {
+    uint8_t kind;       /* enum period_kind (projections.h) */
+    char time_zone[48]; /* the process's statement zone (TZ), recorded in each seal */
+    size_t sealed;      /* result */
 };
 
 /* ---- card commands (commands/decide_cards.c; docs/CARDS.md is the processor's contract) ------- */
@@ -186,6 +195,7 @@ struct cmd {
         struct cmd_card_capture card_capture;
         struct cmd_card_refund card_refund;
         struct cmd_expire_holds expire;
+        struct cmd_seal_periods seal;
     } u;
     /* idempotency: key = client id + 0x00 + Idempotency-Key; hash = SHA-256 of the request */
     bool has_idempotency;
@@ -273,13 +283,31 @@ void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *secon
 /* Sets a clock for tests (Unix ns); NULL = CLOCK_REALTIME. Before any submit. */
 void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg);
 
+/* ---- the business clock ------------------------------------------------------------------------
+ * Time enters the ledger through one clock, read by the sequencer for each command. realtime: the
+ * system clock. manual: starts at a given instant and moves only forward, when an admin sets it
+ * (core-banking business date); statements, hold expiry and schedules are tested with it. */
+enum clock_mode { BUSINESS_CLOCK_REALTIME = 1, BUSINESS_CLOCK_MANUAL = 2 };
+struct ledger_clock;
+struct ledger_clock *ledger_clock_new(enum clock_mode mode, int64_t start_ns);
+void ledger_clock_free(struct ledger_clock *c);
+/* The clock's time in Unix ns; arg is a struct ledger_clock (the sequencer_set_clock signature). */
+int64_t ledger_clock_now(void *arg);
+bool ledger_clock_is_manual(const struct ledger_clock *c);
+/* Manual clocks only, forward only: LEDGER_ERR_OK, CLOCK_NOT_MANUAL or CLOCK_BACKWARDS. */
+enum ledger_err ledger_clock_set(struct ledger_clock *c, int64_t now_ns);
+
 /* ---- the scheduler ---------------------------------------------------------------------------- */
 
-/* Submits CMD_EXPIRE_HOLDS every interval_ms (one command in flight at a time; a busy queue is
- * retried at the next tick). Expiry is decided by the sequencer at the command's time, so it is
- * deterministic and resumes after a restart. Later issues add scheduled transfers here. */
+/* Submits CMD_EXPIRE_HOLDS and CMD_SEAL_PERIODS every interval_ms (each with at most one command
+ * in flight; a busy queue is retried at the next tick). Both are decided by the sequencer at the
+ * command's time, so they are deterministic and resume after a restart. period_kind and time_zone
+ * configure statement periods (the zone must be the process's TZ). */
 struct scheduler;
-struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms);
+struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms, uint8_t period_kind,
+                                  const char *time_zone);
+/* Wakes the scheduler now (after the business clock moved). */
+void scheduler_kick(struct scheduler *sc);
 /* Stops the thread and waits for its command in flight. Before sequencer_stop(). NULL is fine. */
 void scheduler_stop(struct scheduler *sc);
 

@@ -25,6 +25,8 @@ void cmd_release(struct cmd *c)
 
 size_t decide_events_max(const struct cmd *c)
 {
+    if (c->type == CMD_SEAL_PERIODS)
+        return LEDGER_SEALS_PER_COMMAND_MAX;
     if (c->type >= CMD_CARD_ISSUE)
         return decide_card_events_max(c);
     if (c->type != CMD_TRANSFERS)
@@ -309,7 +311,45 @@ void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
     case CMD_UNBLOCK_ACCOUNT:
     case CMD_CLOSE_ACCOUNT: decide_account_action(st, c, sink); break;
     case CMD_TRANSFERS: decide_transfers(st, c, sink); break;
+    case CMD_SEAL_PERIODS: decide_seal_periods(st, c, sink); break;
     default: decide_card(st, c, sink); break; /* decide_cards.c */
     }
     c->seq = sink->next_seq - 1;
+}
+
+/* Seals every statement period that has ended by c->now_ns, oldest first: the first period is the
+ * one containing the first event; each seal starts where the previous one ended. */
+void decide_seal_periods(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
+{
+    struct cmd_seal_periods *p = &c->u.seal;
+    p->sealed = 0;
+    int64_t cursor = ledger_state_sealed_until(st);
+    if (cursor == 0) {
+        if (ledger_state_first_ts(st) == 0)
+            return; /* an empty log has no period yet */
+        cursor = ledger_state_first_ts(st);
+    }
+    while (p->sealed < LEDGER_SEALS_PER_COMMAND_MAX) {
+        int64_t start, end;
+        char label[LEDGER_PERIOD_LABEL_MAX + 1];
+        statement_period_of(cursor, (enum period_kind)p->kind, &start, &end, label);
+        if (ledger_state_sealed_until(st) != 0)
+            start = ledger_state_sealed_until(st); /* continuous even if the zone's offsets moved */
+        if (end > c->now_ns)
+            break;
+        char name[64];
+        snprintf(name, sizeof name, "period:%s:%s", period_kind_name((enum period_kind)p->kind), label);
+        struct ledger_id stream = ledger_id_from_name(name); /* each period is its own aggregate */
+        struct event *ev = decide_event(sink, c, EVENT_STATEMENT_PERIOD_CLOSED, &stream, 1);
+        struct ev_period_closed *d = &ev->data.period_closed;
+        snprintf(d->period, sizeof d->period, "%s", label);
+        snprintf(d->kind, sizeof d->kind, "%s", period_kind_name((enum period_kind)p->kind));
+        snprintf(d->time_zone, sizeof d->time_zone, "%s", p->time_zone);
+        d->start_ns = start;
+        d->end_ns = end;
+        d->last_seq = ev->seq - 1;
+        decide_apply_last(st, sink);
+        p->sealed++;
+        cursor = end;
+    }
 }

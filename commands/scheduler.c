@@ -1,77 +1,109 @@
 /*
- * scheduler.c: time-driven commands. One thread wakes every interval and, when its previous
- * command has completed, submits the next CMD_EXPIRE_HOLDS. The command carries no time of its
- * own: the sequencer assigns it, so what expires is decided from the log alone.
+ * scheduler.c: time-driven commands. One thread wakes every interval (or when kicked after the
+ * business clock moved) and submits, for each of its jobs whose previous command has completed,
+ * the next one: CMD_EXPIRE_HOLDS (card holds) and CMD_SEAL_PERIODS (statement periods). The
+ * commands carry no time of their own: the sequencer assigns it, so what expires or is sealed is
+ * decided from the log and the clock alone, and resumes after a restart.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "commands/commands.h"
 
-struct scheduler {
-    struct sequencer *seq;
-    unsigned interval_ms;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping;
+enum { JOB_EXPIRE, JOB_SEAL, JOBS };
+
+struct job {
+    struct scheduler *sc;
     bool in_flight;
     struct cmd cmd;
 };
 
-static void expire_done(struct cmd *c)
+struct scheduler {
+    struct sequencer *seq;
+    unsigned interval_ms;
+    uint8_t period_kind;
+    char time_zone[48];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping, kicked;
+    struct job jobs[JOBS];
+};
+
+static void job_done(struct cmd *c)
 {
-    struct scheduler *sc = c->ctx;
-    pthread_mutex_lock(&sc->mu);
-    sc->in_flight = false;
-    pthread_cond_broadcast(&sc->cv);
-    pthread_mutex_unlock(&sc->mu);
+    struct job *j = c->ctx;
+    pthread_mutex_lock(&j->sc->mu);
+    j->in_flight = false;
+    pthread_cond_broadcast(&j->sc->cv);
+    pthread_mutex_unlock(&j->sc->mu);
 }
 
-static void submit_expiry(struct scheduler *sc)
+static void job_submit(struct scheduler *sc, struct job *j, enum cmd_type type)
 {
-    memset(&sc->cmd, 0, sizeof sc->cmd);
-    sc->cmd.type = CMD_EXPIRE_HOLDS;
-    sc->cmd.cmd_id = ledger_id_new_v7();
-    memcpy(sc->cmd.actor, "scheduler", sizeof "scheduler");
-    sc->cmd.done = expire_done;
-    sc->cmd.ctx = sc;
-    sc->in_flight = true;
-    if (sequencer_submit(sc->seq, &sc->cmd) != LEDGER_ERR_OK)
-        sc->in_flight = false; /* busy or stopping: try at the next tick */
+    memset(&j->cmd, 0, sizeof j->cmd);
+    j->cmd.type = type;
+    j->cmd.cmd_id = ledger_id_new_v7();
+    memcpy(j->cmd.actor, "scheduler", sizeof "scheduler");
+    if (type == CMD_SEAL_PERIODS) {
+        j->cmd.u.seal.kind = sc->period_kind;
+        memcpy(j->cmd.u.seal.time_zone, sc->time_zone, sizeof j->cmd.u.seal.time_zone);
+    }
+    j->cmd.done = job_done;
+    j->cmd.ctx = j;
+    j->in_flight = true;
+    if (sequencer_submit(sc->seq, &j->cmd) != LEDGER_ERR_OK)
+        j->in_flight = false; /* busy or stopping: try at the next tick */
+}
+
+static void wait_tick(struct scheduler *sc)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += sc->interval_ms / 1000;
+    until.tv_nsec += (long)(sc->interval_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!sc->stopping && !sc->kicked)
+        if (pthread_cond_timedwait(&sc->cv, &sc->mu, &until) != 0)
+            break;
+    sc->kicked = false;
 }
 
 static void *scheduler_main(void *arg)
 {
     struct scheduler *sc = arg;
+    static const enum cmd_type types[JOBS] = {CMD_EXPIRE_HOLDS, CMD_SEAL_PERIODS};
     pthread_mutex_lock(&sc->mu);
     while (!sc->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += sc->interval_ms / 1000;
-        until.tv_nsec += (long)(sc->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&sc->cv, &sc->mu, &until);
-        if (!sc->stopping && !sc->in_flight)
-            submit_expiry(sc);
+        wait_tick(sc);
+        for (int i = 0; i < JOBS && !sc->stopping; i++)
+            if (!sc->jobs[i].in_flight)
+                job_submit(sc, &sc->jobs[i], types[i]);
     }
-    while (sc->in_flight)
-        pthread_cond_wait(&sc->cv, &sc->mu);
+    for (int i = 0; i < JOBS; i++)
+        while (sc->jobs[i].in_flight)
+            pthread_cond_wait(&sc->cv, &sc->mu);
     pthread_mutex_unlock(&sc->mu);
     return NULL;
 }
 
-struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms)
+struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms, uint8_t period_kind,
+                                  const char *time_zone)
 {
     struct scheduler *sc = calloc(1, sizeof *sc);
     LEDGER_ASSERT(sc != NULL && interval_ms > 0);
     sc->seq = s;
     sc->interval_ms = interval_ms;
+    sc->period_kind = period_kind;
+    snprintf(sc->time_zone, sizeof sc->time_zone, "%s", time_zone);
+    for (int i = 0; i < JOBS; i++)
+        sc->jobs[i].sc = sc;
     pthread_mutex_init(&sc->mu, NULL);
     pthread_cond_init(&sc->cv, NULL);
     if (pthread_create(&sc->thread, NULL, scheduler_main, sc) != 0) {
@@ -79,6 +111,16 @@ struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms)
         return NULL;
     }
     return sc;
+}
+
+void scheduler_kick(struct scheduler *sc)
+{
+    if (sc == NULL)
+        return;
+    pthread_mutex_lock(&sc->mu);
+    sc->kicked = true;
+    pthread_cond_broadcast(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
 }
 
 void scheduler_stop(struct scheduler *sc)

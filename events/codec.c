@@ -136,6 +136,17 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
         codec_pack_str(pk, "reference", d->reference);
         return true;
     }
+    case EVENT_STATEMENT_PERIOD_CLOSED: {
+        const struct ev_period_closed *d = &ev->data.period_closed;
+        msgpack_pack_map(pk, 6);
+        codec_pack_str(pk, "period", d->period);
+        codec_pack_str(pk, "kind", d->kind);
+        codec_pack_str(pk, "time_zone", d->time_zone);
+        codec_pack_i64(pk, "start", d->start_ns);
+        codec_pack_i64(pk, "end", d->end_ns);
+        codec_pack_u64(pk, "last_seq", d->last_seq);
+        return d->period[0] != '\0' && d->start_ns < d->end_ns;
+    }
     default: /* card events: events/codec_cards.c */
         return pack_card_data(pk, ev);
     }
@@ -311,6 +322,15 @@ static const struct codec_field transfer_fields[] = {
     CODEC_FIELD("reference", CODEC_STR, struct ev_transfer_executed, reference),
 };
 
+static const struct codec_field period_fields[] = {
+    CODEC_FIELD("period", CODEC_STR, struct ev_period_closed, period),
+    CODEC_FIELD("kind", CODEC_STR, struct ev_period_closed, kind),
+    CODEC_FIELD("time_zone", CODEC_STR, struct ev_period_closed, time_zone),
+    CODEC_FIELD("start", CODEC_I64, struct ev_period_closed, start_ns),
+    CODEC_FIELD("end", CODEC_I64, struct ev_period_closed, end_ns),
+    CODEC_FIELD("last_seq", CODEC_I64, struct ev_period_closed, last_seq),
+};
+
 /* An unsigned integer of at most max. */
 static bool get_uint_max(const msgpack_object *o, uint64_t max, uint64_t *out)
 {
@@ -404,6 +424,9 @@ static bool decode_data(const msgpack_object *o, struct event *ev)
     case EVENT_ACCOUNT_CLOSED: return CODEC_DECODE(o, closed_fields, &ev->data.closed);
     case EVENT_TRANSFER_EXECUTED:
         return CODEC_DECODE(o, transfer_fields, &ev->data.transfer) && ev->data.transfer.amount_minor > 0;
+    case EVENT_STATEMENT_PERIOD_CLOSED:
+        return CODEC_DECODE(o, period_fields, &ev->data.period_closed) && ev->data.period_closed.period[0] != '\0' &&
+               ev->data.period_closed.start_ns < ev->data.period_closed.end_ns;
     default: /* card events: events/codec_cards.c */
         return decode_card_data(o, ev);
     }
@@ -624,6 +647,15 @@ static void data_to_json(struct text_buf *tb, const struct event *ev)
         codec_tb_kv_str(tb, "currency", d->currency);
         codec_tb_kv_str(tb, "kind", transfer_kind_name(d->kind));
         codec_tb_kv_str(tb, "reference", d->reference);
+        break;
+    }
+    case EVENT_STATEMENT_PERIOD_CLOSED: {
+        const struct ev_period_closed *d = &ev->data.period_closed;
+        codec_tb_kv_str(tb, "period", d->period);
+        codec_tb_kv_str(tb, "kind", d->kind);
+        codec_tb_kv_str(tb, "time_zone", d->time_zone);
+        codec_tb_fmt(tb, ",\"start\":%lld,\"end\":%lld,\"last_seq\":%llu", (long long)d->start_ns,
+                     (long long)d->end_ns, (unsigned long long)d->last_seq);
         break;
     }
     default: /* card events: events/codec_cards.c */

@@ -76,7 +76,11 @@ void ledger_assert_fail(const char *expr, const char *file, int line) __attribut
     X(AUTHORIZATION_NOT_FOUND, 42, 404, "no such authorization")                                   \
     X(AUTHORIZATION_CLOSED, 43, 409, "the authorization has no open hold")                         \
     X(AMOUNT_EXCEEDS_HOLD, 44, 409, "the amount exceeds what the hold still reserves")             \
-    X(AUTHORIZATION_ID_REUSED, 45, 409, "the authorization id was used with another request")
+    X(AUTHORIZATION_ID_REUSED, 45, 409, "the authorization id was used with another request")      \
+    X(CLOCK_NOT_MANUAL, 46, 409, "the clock can be set only when ledgerd runs with --clock manual") \
+    X(CLOCK_BACKWARDS, 47, 422, "the business clock moves forward only")                           \
+    X(PROJECTION_LAGGING, 48, 503, "the read model has not reached min_seq in time; retry")        \
+    X(STATEMENT_NOT_FOUND, 49, 404, "no such statement")
 
 enum ledger_err {
 #define LEDGER_ERR_ENUM(name, num, http, msg) LEDGER_ERR_##name = num,
@@ -183,7 +187,8 @@ void ledger_hex(const uint8_t *bytes, size_t n, char *out);
     X(CARD_CAPTURED, 15, "card", "captured")                                                       \
     X(CARD_REVERSED, 16, "card", "reversed")                                                       \
     X(CARD_HOLD_EXPIRED, 17, "card", "hold_expired")                                               \
-    X(CARD_REFUNDED, 18, "card", "refunded")
+    X(CARD_REFUNDED, 18, "card", "refunded")                                                       \
+    X(STATEMENT_PERIOD_CLOSED, 19, "statement", "period_closed")
 
 enum event_type {
 #define LEDGER_EVENT_ENUM(name, num, cat, verb) EVENT_##name = num,
@@ -358,6 +363,17 @@ struct ev_card_refunded {
     struct merchant merchant;
 };
 
+/* statement.period_closed: the scheduler seals a statement period once it has ended. The period
+ * covers every event up to last_seq; the chain hash of last_seq is this event's prev_hash. */
+struct ev_period_closed {
+    char period[16];     /* "2026-11", "2026-W47", "2026-11-21" */
+    char kind[8];        /* "monthly" | "weekly" | "daily" */
+    char time_zone[48];  /* IANA name, "Europe/Paris" */
+    int64_t start_ns;    /* [start, end) */
+    int64_t end_ns;
+    uint64_t last_seq;
+};
+
 /* One event: envelope + payload. A plain value; callers fill it. */
 struct event {
     uint64_t seq;        /* global sequence, gap-free, starts at 1 */
@@ -381,6 +397,7 @@ struct event {
         struct ev_card_decision card_decision;
         struct ev_card_hold_change card_hold;
         struct ev_card_refunded card_refund;
+        struct ev_period_closed period_closed;
     } data;
     uint8_t prev_hash[LEDGER_HASH_LEN];
     uint8_t hash[LEDGER_HASH_LEN];

@@ -317,6 +317,56 @@ size_t statement_render_camt053(const struct statement *s, const struct operatio
 /* One operation as a JSON object (the operations API and the JSON statement share it). */
 size_t operation_render_json(const struct operation *op, char *out, size_t cap);
 
+/* ---- the catch-up projector (projections/catchup.c) ------------------------------------------- */
+
+/* The apply side, shared by the live projector, ledgerctl rebuild and (later) a replica: */
+struct store;
+struct store_batch;
+struct catchup;
+/* A context over st's projection families, resuming from what they hold (empty after a drop). */
+struct catchup *catchup_new(struct store *st, enum period_kind kind);
+void catchup_free(struct catchup *c);
+/* Applies one committed event: puts its rows into b (operations, pending holds, statements).
+ * LEDGER_ERR_DECODE when the event contradicts what the projection holds. */
+enum ledger_err catchup_apply(struct catchup *c, const struct event *ev, struct store_batch *b);
+/* Puts the changed per-account rows and the checkpoint seq (meta "catchup_seq") into b. */
+void catchup_flush(struct catchup *c, struct store_batch *b, uint64_t seq);
+/* The checkpoint stored in st (0 when the projection is empty). */
+uint64_t catchup_checkpoint(struct store *st);
+/* The column families of the catch-up projection and their digest: a running SHA-256, acc =
+ * SHA-256(acc || family index (1) || key length (8, BE) || key || value length (8, BE) || value), from
+ * 32 zero bytes, over every pair of each family in key order. Equal for live and rebuilt stores. */
+extern const int catchup_cfs[4];
+void catchup_digest(struct store *st, uint8_t out[LEDGER_HASH_LEN]);
+
+/* The live projector: a thread that follows the committed log. */
+struct projector;
+struct projector *projector_start(struct store *st, enum period_kind kind, uint64_t committed_seq);
+/* Called after each durable commit (sequencer thread: never blocks). */
+void projector_notify(struct projector *p, uint64_t committed_seq);
+/* The last seq whose rows are written. Any thread. */
+uint64_t projector_seq(struct projector *p);
+/* Waits (bounded) until the projection has reached min_seq; false on timeout. Any thread. */
+bool projector_wait(struct projector *p, uint64_t min_seq, int timeout_ms);
+void projector_stop(struct projector *p);
+
+/* Row layouts of the catch-up projection (versioned memcpy, like the other rows). */
+#define OPERATION_ROW_BYTES (4 + sizeof(struct operation))
+#define OP_ACCOUNT_ROW_BYTES (4 + sizeof(struct op_account))
+#define STATEMENT_ROW_BYTES (4 + sizeof(struct statement))
+bool operation_row_decode(const void *row, size_t len, struct operation *out);
+bool statement_row_decode(const void *row, size_t len, struct statement *out);
+/* proj_ops key: account (16) + booked ts (8 BE) + seq (8 BE) + leg (1) = 33 bytes. */
+#define OPERATION_KEY_BYTES 33
+void operation_key(const struct ledger_id *account, int64_t ts_ns, uint64_t seq, uint8_t leg,
+                   uint8_t out[OPERATION_KEY_BYTES]);
+/* proj_pending value: hold id (16) + held (8 BE) + merchant name (the rest, no NUL). */
+
+/* Statement periods: the time of the first event (0 for an empty log) and the end of the last
+ * sealed period (0 when none was sealed yet). */
+int64_t ledger_state_first_ts(const struct ledger_state *st);
+int64_t ledger_state_sealed_until(const struct ledger_state *st);
+
 struct store;
 /* Replays the whole log of st into state (verifying every hash and the gap-free sequence).
  * Returns LEDGER_ERR_OK, or an error with *bad_seq = the first bad sequence and a reason in err.

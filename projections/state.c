@@ -43,6 +43,8 @@ struct ledger_state {
     size_t index_cap;
     struct transfer_slot *transfers;
     size_t transfers_cap, transfers_count;
+    int64_t first_ts_ns;     /* the first event's time */
+    int64_t sealed_until_ns; /* end of the last sealed statement period */
     struct op_record *ops; /* card operation ids, linear probing, load <= 1/2 */
     size_t ops_cap, ops_count;
     struct undo_entry *undo;
@@ -480,9 +482,33 @@ static enum ledger_err ops_note(struct ledger_state *st, const struct event *ev)
     return LEDGER_ERR_OK;
 }
 
+int64_t ledger_state_first_ts(const struct ledger_state *st)
+{
+    return st->first_ts_ns;
+}
+
+int64_t ledger_state_sealed_until(const struct ledger_state *st)
+{
+    return st->sealed_until_ns;
+}
+
+/* A seal must follow the previous one without a gap or an overlap. */
+static enum ledger_err apply_period_closed(struct ledger_state *st, const struct event *ev)
+{
+    const struct ev_period_closed *d = &ev->data.period_closed;
+    if ((st->sealed_until_ns != 0 && d->start_ns != st->sealed_until_ns) || d->end_ns <= d->start_ns ||
+        d->last_seq + 1 != ev->seq || ev->ts_ns < d->end_ns)
+        return LEDGER_ERR_DECODE;
+    st->sealed_until_ns = d->end_ns;
+    return LEDGER_ERR_OK;
+}
+
 enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *ev)
 {
+    if (st->first_ts_ns == 0)
+        st->first_ts_ns = ev->ts_ns;
     switch ((enum event_type)ev->type) {
+    case EVENT_STATEMENT_PERIOD_CLOSED: return apply_period_closed(st, ev);
     case EVENT_ACCOUNT_OPENED: return apply_opened(st, ev);
     case EVENT_ACCOUNT_BLOCKED:
     case EVENT_ACCOUNT_UNBLOCKED:

@@ -19,6 +19,7 @@
 static const char *const cf_names[STORE_CF_COUNT] = {
     "events",    "streams",           "idempotency", "meta",           "proj_accounts", "proj_holders",
     "proj_balances", "proj_cards", "proj_account_cards", "proj_auths", "proj_card_auths",
+    "proj_ops", "proj_op_accounts", "proj_pending", "proj_statements",
 };
 
 struct store {
@@ -491,4 +492,71 @@ bool store_meta_get_u64(struct store *st, const char *key, uint64_t *value)
         return false;
     *value = store_be_u64(raw);
     return true;
+}
+
+/* ---- projections: derived rows ---------------------------------------------------------------- */
+
+void store_batch_delete(struct store_batch *b, enum store_cf cf, const void *key, size_t klen)
+{
+    LEDGER_ASSERT(cf < STORE_CF_COUNT);
+    rocksdb_writebatch_delete_cf(b->wb, b->st->cf[cf], key, klen);
+}
+
+void store_commit_async(struct store *st, struct store_batch *b)
+{
+    LEDGER_ASSERT(!st->read_only && b->st == st && !b->has_head);
+    char *errptr = NULL;
+    rocksdb_write(st->db, st->wo_async, b->wb, &errptr);
+    if (rocks_failed(&errptr, "write projection rows", NULL, 0)) {
+        fprintf(stderr, "ledgerd: FATAL: cannot write projection rows; check the disk and restart\n");
+        abort();
+    }
+}
+
+void store_cf_clear(struct store *st, enum store_cf cf)
+{
+    LEDGER_ASSERT(!st->read_only && cf < STORE_CF_COUNT);
+    struct store_batch *b = store_batch_new(st);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+    size_t n = 0;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        rocksdb_writebatch_delete_cf(b->wb, st->cf[cf], k, klen);
+        if (++n % 65536 == 0) {
+            store_commit_async(st, b);
+            store_batch_clear(b);
+        }
+    }
+    rocksdb_iter_destroy(it);
+    store_commit_async(st, b);
+    store_batch_free(b);
+}
+
+bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, const void *key,
+                        size_t klen, void *val, size_t cap, size_t *vlen)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+    rocksdb_iter_seek_for_prev(it, key, klen);
+    bool found = false;
+    if (rocksdb_iter_valid(it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        const char *v = rocksdb_iter_value(it, &vl);
+        if (kl >= plen && memcmp(k, prefix, plen) == 0 && vl <= cap) {
+            memcpy(val, v, vl);
+            *vlen = vl;
+            found = true;
+        }
+    }
+    rocksdb_iter_destroy(it);
+    return found;
+}
+
+struct store_iter *store_iter_from(struct store *st, enum store_cf cf, const void *prefix, size_t plen,
+                                   const void *from, size_t flen)
+{
+    struct store_iter *it = store_iter_prefix(st, cf, prefix, plen);
+    rocksdb_iter_seek(it->it, from, flen);
+    return it;
 }

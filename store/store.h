@@ -9,6 +9,8 @@
  *   proj_accounts 16-byte account id              -> account record: identity, state (projections/)
  *   proj_balances 16-byte account id              -> the four balance counters + last seq (40 bytes)
  *   proj_cards, proj_account_cards, proj_auths, proj_card_auths: cards (projections.h)
+ *   proj_ops, proj_op_accounts, proj_pending, proj_statements: the catch-up projection, written
+ *   by the projector thread with store_commit_async (projections.h)
  *   proj_holders  holder id + 0x00 + account id   -> empty (accounts per holder)
  *
  * Writes go through a store_batch committed with sync=true; a batch carries its events, their
@@ -44,6 +46,10 @@ enum store_cf {
     STORE_CF_PROJ_ACCOUNT_CARDS,
     STORE_CF_PROJ_AUTHS,
     STORE_CF_PROJ_CARD_AUTHS,
+    STORE_CF_PROJ_OPS,
+    STORE_CF_PROJ_OP_ACCOUNTS,
+    STORE_CF_PROJ_PENDING,
+    STORE_CF_PROJ_STATEMENTS,
     STORE_CF_COUNT,
 };
 
@@ -82,6 +88,14 @@ void store_batch_set_head(struct store_batch *b, const struct store_head *head);
  * write or fsync error (after logging it). Writer thread only. */
 void store_commit(struct store *st, struct store_batch *b);
 
+/* Deletes a key in the batch. */
+void store_batch_delete(struct store_batch *b, enum store_cf cf, const void *key, size_t klen);
+/* Writes a batch of derived rows atomically WITHOUT fsync and without touching the chain head
+ * (projections: rebuildable from the log). Aborts the process on a write error. */
+void store_commit_async(struct store *st, struct store_batch *b);
+/* Drops every key of cf (rebuild). Writer only; the store must not be read-only. */
+void store_cf_clear(struct store *st, enum store_cf cf);
+
 /* Test hook: make the Nth next commit fail as if the disk had (0 = never). */
 void store_fail_commit_after(struct store *st, unsigned n);
 
@@ -104,6 +118,13 @@ struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const v
 bool store_iter_next(struct store_iter *it, const uint8_t **key, size_t *klen, const uint8_t **val,
                      size_t *vlen);
 bool store_iter_failed(const struct store_iter *it);
+/* The last key of cf that starts with prefix (plen bytes) and is <= key (klen bytes): its value is
+ * copied into val (cap bytes, *vlen set). false when there is none or it does not fit. */
+bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, const void *key,
+                        size_t klen, void *val, size_t cap, size_t *vlen);
+/* Iterates keys of cf that start with prefix, from the first key >= from (flen bytes). */
+struct store_iter *store_iter_from(struct store *st, enum store_cf cf, const void *prefix, size_t plen,
+                                   const void *from, size_t flen);
 void store_iter_free(struct store_iter *it);
 
 /* ---- meta ------------------------------------------------------------------------------------- */
