@@ -27,6 +27,7 @@ struct store {
     rocksdb_options_t *opts;
     rocksdb_options_t *cf_opts[STORE_CF_COUNT];
     rocksdb_column_family_handle_t *cf[STORE_CF_COUNT + 1]; /* + default */
+    bool cf_missing[STORE_CF_COUNT]; /* read-only: not in the directory yet; aliases the default */
     rocksdb_writeoptions_t *wo_sync;
     rocksdb_writeoptions_t *wo_async;
     rocksdb_readoptions_t *ro;
@@ -117,28 +118,53 @@ static void store_options_init(struct store *st)
     st->ro = rocksdb_readoptions_create();
 }
 
+/* Whether the data directory already has column family name (read-only opens only). */
+static bool cf_exists(char **existing, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(existing[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Read-only opens of a directory written by an older build open the families that exist; a family
+ * added since reads as empty (its handle is the always-empty default family). */
 static bool store_open_db(struct store *st, const char *dir, char *err, size_t err_cap)
 {
     const char *names[STORE_CF_COUNT + 1];
     const rocksdb_options_t *cf_opts[STORE_CF_COUNT + 1];
     rocksdb_column_family_handle_t *handles[STORE_CF_COUNT + 1];
-    for (int i = 0; i < STORE_CF_COUNT; i++) {
-        names[i] = cf_names[i];
-        cf_opts[i] = st->cf_opts[i];
-    }
-    names[STORE_CF_COUNT] = "default";
-    cf_opts[STORE_CF_COUNT] = st->opts;
+    int slot[STORE_CF_COUNT];
+    size_t n_existing = 0;
     char *errptr = NULL;
+    char **existing = st->read_only ? rocksdb_list_column_families(st->opts, dir, &n_existing, &errptr) : NULL;
+    if (rocks_failed(&errptr, "list column families", err, err_cap))
+        return false;
+    int n = 0;
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        slot[i] = -1;
+        if (existing != NULL && !cf_exists(existing, n_existing, cf_names[i]))
+            continue;
+        slot[i] = n;
+        names[n] = cf_names[i];
+        cf_opts[n++] = st->cf_opts[i];
+    }
+    names[n] = "default";
+    cf_opts[n] = st->opts;
+    if (existing != NULL)
+        rocksdb_list_column_families_destroy(existing, n_existing);
     if (st->read_only)
-        st->db = rocksdb_open_for_read_only_column_families(st->opts, dir, STORE_CF_COUNT + 1, names,
-                                                             cf_opts, handles, 0, &errptr);
+        st->db = rocksdb_open_for_read_only_column_families(st->opts, dir, n + 1, names, cf_opts, handles, 0,
+                                                             &errptr);
     else
-        st->db = rocksdb_open_column_families(st->opts, dir, STORE_CF_COUNT + 1, names, cf_opts,
-                                              handles, &errptr);
+        st->db = rocksdb_open_column_families(st->opts, dir, n + 1, names, cf_opts, handles, &errptr);
     if (rocks_failed(&errptr, "open", err, err_cap))
         return false;
-    for (int i = 0; i <= STORE_CF_COUNT; i++)
-        st->cf[i] = handles[i];
+    st->cf[STORE_CF_COUNT] = handles[n];
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        st->cf_missing[i] = slot[i] < 0;
+        st->cf[i] = slot[i] < 0 ? handles[n] : handles[slot[i]];
+    }
     return true;
 }
 
@@ -259,7 +285,8 @@ void store_close(struct store *st)
         return;
     if (st->db != NULL) {
         for (int i = 0; i <= STORE_CF_COUNT; i++)
-            rocksdb_column_family_handle_destroy(st->cf[i]);
+            if (i == STORE_CF_COUNT || !st->cf_missing[i])
+                rocksdb_column_family_handle_destroy(st->cf[i]);
         rocksdb_close(st->db);
     }
     for (int i = 0; i < STORE_CF_COUNT; i++)
