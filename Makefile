@@ -90,7 +90,7 @@ fuzz: deps
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libledger.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a,$^) $(LIBS)
 
 bench: deps all
 	@bash bench/run.sh

@@ -40,6 +40,24 @@ void api_set_ready(struct api_server *srv, bool ready);
 #define API_HOLD_EXPIRY_DAYS_MAX 365
 bool api_cards_configure(int hold_expiry_days, int preauth_expiry_days);
 
+/* ---- the read side and the business clock (api/reads.c, docs/API.md "Read side") ----------- */
+
+struct projector;
+struct ledger_clock;
+struct scheduler;
+/* Gives the read routes the catch-up projector (?min_seq=, the "seq" of read answers), the
+ * business clock (GET/POST /v1/admin/clock) and the scheduler (kicked after the clock moved).
+ * Process-wide; main thread; may be called again (e.g. once the scheduler runs); NULL is allowed
+ * for each (no projector: ?min_seq= > 0 answers 503 PROJECTION_LAGGING; no clock: the clock
+ * routes answer 409 CLOCK_NOT_MANUAL). The objects must outlive the HTTP server's requests. */
+void api_reads_configure(struct projector *projector, struct ledger_clock *clock, struct scheduler *scheduler);
+/* Parses an RFC 3339 date-time ("2026-12-01T00:00:00+01:00", "2026-11-20T10:00:00.5Z") into Unix
+ * ns; false on anything else (bad syntax, impossible date, before 1970). Pure, any thread. */
+bool api_time_parse(const char *text, int64_t *out_ns);
+/* Formats Unix ns as RFC 3339 UTC with nanoseconds ("2026-11-20T10:00:00.000000000Z"). */
+#define API_TIME_TEXT_MAX 48
+void api_time_format(int64_t ts_ns, char out[API_TIME_TEXT_MAX]);
+
 /* ---- the NATS command listener (api/nats_cmd.c) ---------------------------------------------- */
 
 /* Card processor requests over NATS request-reply: subscribes ledger.cmd.card.> in queue group

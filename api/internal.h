@@ -47,10 +47,18 @@ enum route {
     ROUTE_CARD_CAPTURE,
     ROUTE_CARD_REVERSE,
     ROUTE_CARD_REFUND,
+    /* the read side and the business clock (api/reads.c) */
+    ROUTE_ACCOUNT_OPERATIONS,
+    ROUTE_ACCOUNT_STATEMENTS,
+    ROUTE_ACCOUNT_STATEMENT_GET,
+    ROUTE_STATEMENT_GET,
+    ROUTE_ADMIN_CLOCK, /* GET and POST: served by reads.c, never submitted to the sequencer */
 };
 
 /* Routes served by api/cards.c (writes and reads). */
 #define ROUTE_IS_CARD(rt) ((rt) >= ROUTE_CARDS_ISSUE && (rt) <= ROUTE_CARD_REFUND)
+/* Routes served by api/reads.c (POST /v1/admin/clock included: it sets the clock, no command). */
+#define ROUTE_IS_READS(rt) ((rt) >= ROUTE_ACCOUNT_OPERATIONS && (rt) <= ROUTE_ADMIN_CLOCK)
 
 /* A response waiting to be queued: status, body (malloc'd), content type. */
 struct reply {
@@ -79,6 +87,7 @@ struct request {
     bool is_put;
     char url[API_URL_MAX];
     struct ledger_id path_id;
+    struct ledger_id path_id2; /* /v1/accounts/{id}/statements/{path_id2} */
     char *body;
     size_t body_len, body_cap;
     bool too_large;
@@ -147,6 +156,21 @@ size_t card_nats_reply_render(const struct cmd *c, int verb, const char *op_id, 
 const char *card_err_response_code(enum ledger_err err);
 /* The hold lifetime for a category (enum auth_category), from api_cards_configure(). */
 int64_t card_hold_ttl_ns(uint8_t category);
+
+/* reads.c: the read side (docs/API.md "Read side", docs/STATEMENTS.md) and the business clock. */
+#define API_OPERATIONS_PAGE_DEFAULT 50
+#define API_OPERATIONS_PAGE_MAX 500          /* GET /v1/accounts/{id}/operations ?limit= */
+#define API_MIN_SEQ_WAIT_MS 2000             /* ?min_seq= waits at most this long: 503 after */
+#define API_STATEMENTS_PER_ACCOUNT_MAX 100000 /* GET /v1/accounts/{id}/statements (about 270 years daily) */
+#define API_STATEMENT_SCAN_MAX (1u << 20)    /* rows GET /v1/statements/{id} scans (no id index yet) */
+#define API_STATEMENT_ENTRIES_MAX (1u << 20) /* entries one statement download renders */
+_Static_assert(API_OPERATIONS_PAGE_DEFAULT <= API_OPERATIONS_PAGE_MAX, "the default page fits the max");
+
+/* Serves a route of ROUTE_IS_READS (GET, and POST /v1/admin/clock) into r->reply. */
+void reads_route_read(struct request *r);
+/* GET /v1/accounts/{id}/balance: handles ?min_seq= and ?at=; returns true when it set r->reply
+ * (an answer at an instant, or an error), false when routes.c answers with the inline balance. */
+bool reads_balance(struct request *r);
 
 /* server.c */
 void metrics_render(struct api_server *srv, struct reply *rep);

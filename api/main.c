@@ -2,20 +2,25 @@
  * main.c: ledgerd, the ledger service.
  *
  *   ledgerd --data DIR --http HOST:PORT --nats URL|none [--hold-expiry-days N]
- *           [--preauth-expiry-days N]
+ *           [--preauth-expiry-days N] [--clock realtime|manual] [--clock-start RFC3339]
+ *           [--statement-tz ZONE] [--statement-period daily|weekly|monthly]
  *   (fallbacks: LEDGER_DATA, LEDGER_HTTP, LEDGER_NATS; defaults ./data, 127.0.0.1:8080,
  *    nats://127.0.0.1:4222)
  *
- * Start-up: open the store (checks the chain head), replay the log into the sequencer's state,
- * start the outbox (NATS), the HTTP server and the card command listener (NATS request-reply,
- * ledger.cmd.card.>). SIGTERM/SIGINT: stop accepting (HTTP and NATS), let the sequencer decide and
- * commit what is queued, answer it, give the outbox a bounded time to publish, close.
+ * Start-up: set the statement time zone (TZ, before any thread), open the store (checks the chain
+ * head), start the outbox (NATS) and the catch-up projector, replay the log into the sequencer's
+ * state and give it the business clock, start the HTTP server, the card command listener (NATS
+ * request-reply, ledger.cmd.card.>) and the scheduler (hold expiry, statement seals). Each commit
+ * notifies the outbox and the projector. SIGTERM/SIGINT: stop accepting (HTTP and NATS), stop the
+ * scheduler, let the sequencer decide and commit what is queued, answer it, let the projector
+ * catch up and stop, give the outbox a bounded time to publish, close.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -29,6 +34,16 @@ struct config {
     const char *nats;
     int hold_expiry_days;
     int preauth_expiry_days;
+    enum clock_mode clock_mode;
+    int64_t clock_start_ns; /* manual clock; 0 = now */
+    const char *statement_tz;
+    enum period_kind statement_period;
+};
+
+/* What each durable commit wakes: the outbox (publishes) and the catch-up projector. */
+struct commit_fanout {
+    struct outbox *outbox;
+    struct projector *projector;
 };
 
 static void usage(FILE *f)
@@ -42,7 +57,12 @@ static void usage(FILE *f)
                "                    command listener (ledger.cmd.card.>, docs/CARDS.md)\n"
                "  --hold-expiry-days N     days an approved FINAL_AUTH authorization holds funds before\n"
                "                           it expires (1..365, default 7)\n"
-               "  --preauth-expiry-days N  the same for PRE_AUTH (1..365, default 30)\n");
+               "  --preauth-expiry-days N  the same for PRE_AUTH (1..365, default 30)\n"
+               "  --clock realtime|manual  the business clock: the system clock (default), or a clock\n"
+               "                           that moves only when set (POST /v1/admin/clock; tests, demos)\n"
+               "  --clock-start RFC3339    where a manual clock starts (default: now)\n"
+               "  --statement-tz ZONE      IANA time zone of statement periods (default Europe/Paris)\n"
+               "  --statement-period daily|weekly|monthly  statement period (default monthly)\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -61,6 +81,37 @@ static int parse_days(const char *text)
     return (int)v;
 }
 
+/* The options of the read side: business clock and statements; 1 = not one of them, -1 = bad. */
+static int parse_read_side_arg(const char *a, const char *v, struct config *cfg)
+{
+    if (strcmp(a, "--clock") == 0) {
+        if (strcmp(v, "realtime") != 0 && strcmp(v, "manual") != 0) {
+            fprintf(stderr, "ledgerd: --clock wants realtime or manual, got '%s'\n", v);
+            return -1;
+        }
+        cfg->clock_mode = strcmp(v, "manual") == 0 ? BUSINESS_CLOCK_MANUAL : BUSINESS_CLOCK_REALTIME;
+    } else if (strcmp(a, "--clock-start") == 0) {
+        if (!api_time_parse(v, &cfg->clock_start_ns)) {
+            fprintf(stderr, "ledgerd: --clock-start wants an RFC 3339 time (2026-11-20T10:00:00Z), got '%s'\n", v);
+            return -1;
+        }
+    } else if (strcmp(a, "--statement-tz") == 0) {
+        if (v[0] == '\0' || strlen(v) > LEDGER_TIME_ZONE_MAX) {
+            fprintf(stderr, "ledgerd: --statement-tz wants an IANA zone name (Europe/Paris), got '%s'\n", v);
+            return -1;
+        }
+        cfg->statement_tz = v;
+    } else if (strcmp(a, "--statement-period") == 0) {
+        if (!period_kind_parse(v, &cfg->statement_period)) {
+            fprintf(stderr, "ledgerd: --statement-period wants daily, weekly or monthly, got '%s'\n", v);
+            return -1;
+        }
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
     cfg->hold_expiry_days = LEDGER_HOLD_EXPIRY_DAYS_DEFAULT;
@@ -68,6 +119,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     cfg->data = env_or("LEDGER_DATA", "./data");
     cfg->http = env_or("LEDGER_HTTP", "127.0.0.1:8080");
     cfg->nats = env_or("LEDGER_NATS", "nats://127.0.0.1:4222");
+    cfg->clock_mode = BUSINESS_CLOCK_REALTIME;
+    cfg->clock_start_ns = 0;
+    cfg->statement_tz = "Europe/Paris";
+    cfg->statement_period = PERIOD_MONTHLY;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -78,7 +133,12 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             fprintf(stderr, "ledgerd: %s needs a value\n", a);
             return -1;
         }
-        if (strcmp(a, "--data") == 0)
+        int rs = parse_read_side_arg(a, argv[i + 1], cfg);
+        if (rs < 0)
+            return -1;
+        if (rs == 0)
+            i++;
+        else if (strcmp(a, "--data") == 0)
             cfg->data = argv[++i];
         else if (strcmp(a, "--http") == 0)
             cfg->http = argv[++i];
@@ -97,12 +157,109 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             return -1;
         }
     }
+    if (cfg->clock_start_ns != 0 && cfg->clock_mode != BUSINESS_CLOCK_MANUAL) {
+        fprintf(stderr, "ledgerd: --clock-start needs --clock manual\n");
+        return -1;
+    }
     return 0;
 }
 
 static void on_commit(void *arg, uint64_t seq)
 {
-    outbox_notify(arg, seq);
+    struct commit_fanout *f = arg;
+    outbox_notify(f->outbox, seq);
+    projector_notify(f->projector, seq);
+}
+
+/* The business clock of cfg (a manual clock without --clock-start starts now). */
+static struct ledger_clock *clock_of(const struct config *cfg)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return ledger_clock_new(cfg->clock_mode, cfg->clock_start_ns != 0 ? cfg->clock_start_ns : now_ns);
+}
+
+/* Everything ledgerd runs, in start order. */
+struct daemon {
+    struct store *st;
+    struct outbox *ob;
+    struct projector *proj;
+    struct ledger_clock *clock;
+    struct commit_fanout fanout;
+    struct sequencer *seq;
+    struct api_server *api;
+    struct nats_cmd *cards_nats;
+    struct scheduler *sched;
+};
+
+/* Releases what d holds, in reverse start order (a failed start; the SIGTERM path is main's). */
+static void daemon_abort(struct daemon *d)
+{
+    nats_cmd_stop(d->cards_nats);
+    api_stop(d->api);
+    if (d->seq != NULL)
+        sequencer_stop(d->seq);
+    if (d->proj != NULL)
+        projector_stop(d->proj);
+    if (d->ob != NULL)
+        outbox_stop(d->ob);
+    store_close(d->st);
+    if (d->clock != NULL)
+        ledger_clock_free(d->clock);
+}
+
+/* Opens the store and starts outbox, projector and sequencer; 1 (printed, released) on failure. */
+static int daemon_start_core(struct daemon *d, const struct config *cfg, char *err, size_t err_cap)
+{
+    d->st = store_open(cfg->data, false, err, err_cap);
+    if (d->st == NULL) {
+        fprintf(stderr, "ledgerd: cannot open data directory %s: %s\n", cfg->data, err);
+        return 1;
+    }
+    struct store_head head = store_head(d->st);
+    d->ob = outbox_start(d->st, cfg->nats, head.seq, err, err_cap);
+    if (d->ob == NULL) {
+        fprintf(stderr, "ledgerd: outbox: %s\n", err);
+        daemon_abort(d);
+        return 1;
+    }
+    d->proj = projector_start(d->st, cfg->statement_period, head.seq);
+    LEDGER_ASSERT(d->proj != NULL);
+    d->fanout = (struct commit_fanout){d->ob, d->proj};
+    d->clock = clock_of(cfg);
+    d->seq = sequencer_start(d->st, on_commit, &d->fanout, err, err_cap);
+    if (d->seq == NULL) {
+        fprintf(stderr, "ledgerd: the log does not replay: %s\nrun 'ledgerctl verify --data %s'\n", err, cfg->data);
+        daemon_abort(d);
+        return 1;
+    }
+    sequencer_set_clock(d->seq, ledger_clock_now, d->clock); /* before anything submits */
+    return 0;
+}
+
+/* Starts HTTP, the NATS card listener and the scheduler; 1 (printed, released) on failure. */
+static int daemon_start_edges(struct daemon *d, const struct config *cfg, char *err, size_t err_cap)
+{
+    api_reads_configure(d->proj, d->clock, NULL);
+    d->api = api_start(cfg->http, d->st, d->seq, d->ob, err, err_cap);
+    if (d->api == NULL) {
+        fprintf(stderr, "ledgerd: http: %s\n", err);
+        daemon_abort(d);
+        return 1;
+    }
+    if (strcmp(cfg->nats, "none") != 0) {
+        d->cards_nats = nats_cmd_start(cfg->nats, d->seq, err, err_cap);
+        if (d->cards_nats == NULL) {
+            fprintf(stderr, "ledgerd: %s\n", err);
+            daemon_abort(d);
+            return 1;
+        }
+    }
+    /* time-driven commands (hold expiry, statement seals) start once everything that answers is up */
+    d->sched = scheduler_start(d->seq, LEDGER_SCHEDULER_TICK_MS, (uint8_t)cfg->statement_period, cfg->statement_tz);
+    api_reads_configure(d->proj, d->clock, d->sched);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -112,6 +269,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* statement periods are local dates of this zone: set before any thread reads the time zone */
+    setenv("TZ", cfg.statement_tz, 1);
+    tzset();
     /* signals are taken by sigwait in this thread only; every thread started later inherits the mask */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -122,69 +282,37 @@ int main(int argc, char **argv)
 
     char err[512];
     LEDGER_ASSERT(api_cards_configure(cfg.hold_expiry_days, cfg.preauth_expiry_days)); /* checked above */
-    struct store *st = store_open(cfg.data, false, err, sizeof err);
-    if (st == NULL) {
-        fprintf(stderr, "ledgerd: cannot open data directory %s: %s\n", cfg.data, err);
+    struct daemon d = {0};
+    if (daemon_start_core(&d, &cfg, err, sizeof err) != 0 || daemon_start_edges(&d, &cfg, err, sizeof err) != 0)
         return 1;
-    }
-    struct store_head head = store_head(st);
-    struct outbox *ob = outbox_start(st, cfg.nats, head.seq, err, sizeof err);
-    if (ob == NULL) {
-        fprintf(stderr, "ledgerd: outbox: %s\n", err);
-        store_close(st);
-        return 1;
-    }
-    struct sequencer *seq = sequencer_start(st, on_commit, ob, err, sizeof err);
-    if (seq == NULL) {
-        fprintf(stderr, "ledgerd: the log does not replay: %s\nrun 'ledgerctl verify --data %s'\n", err, cfg.data);
-        outbox_stop(ob);
-        store_close(st);
-        return 1;
-    }
-    struct api_server *api = api_start(cfg.http, st, seq, ob, err, sizeof err);
-    if (api == NULL) {
-        fprintf(stderr, "ledgerd: http: %s\n", err);
-        sequencer_stop(seq);
-        outbox_stop(ob);
-        store_close(st);
-        return 1;
-    }
-    struct nats_cmd *cards_nats = NULL;
-    if (strcmp(cfg.nats, "none") != 0) {
-        cards_nats = nats_cmd_start(cfg.nats, seq, err, sizeof err);
-        if (cards_nats == NULL) {
-            fprintf(stderr, "ledgerd: %s\n", err);
-            api_stop(api);
-            sequencer_stop(seq);
-            outbox_stop(ob);
-            store_close(st);
-            return 1;
-        }
-    }
-    /* time-driven commands (hold expiry) start once everything that answers is up */
-    struct scheduler *sched = scheduler_start(seq, LEDGER_SCHEDULER_TICK_MS, PERIOD_MONTHLY, "Europe/Paris");
     uint64_t replayed;
     double secs;
-    sequencer_replay_stats(seq, &replayed, &secs);
-    char lid[LEDGER_ID_TEXT_LEN + 1];
-    struct ledger_id id = store_ledger_id(st);
+    sequencer_replay_stats(d.seq, &replayed, &secs);
+    char lid[LEDGER_ID_TEXT_LEN + 1], now[API_TIME_TEXT_MAX];
+    struct ledger_id id = store_ledger_id(d.st);
     ledger_id_format(&id, lid);
+    api_time_format(ledger_clock_now(d.clock), now);
     fprintf(stderr, "ledgerd: ledger %s, head seq %llu (replayed in %.3f s), nats %s\n", lid,
             (unsigned long long)replayed, secs, cfg.nats);
-    fprintf(stderr, "ledgerd: listening on port %u\n", api_port(api));
+    fprintf(stderr, "ledgerd: clock %s at %s, statements %s in %s\n",
+            cfg.clock_mode == BUSINESS_CLOCK_MANUAL ? "manual" : "realtime", now,
+            period_kind_name(cfg.statement_period), cfg.statement_tz);
+    fprintf(stderr, "ledgerd: listening on port %u\n", api_port(d.api));
 
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "ledgerd: signal %d: draining\n", sig);
-    api_quiesce(api);
-    nats_cmd_quiesce(cards_nats); /* NATS requests from now on: "91" */
-    scheduler_stop(sched);
-    sequencer_stop(seq); /* decides, commits and answers everything queued */
-    usleep(200 * 1000);  /* let the HTTP threads send the last answers */
-    nats_cmd_stop(cards_nats);
-    api_stop(api);
-    outbox_stop(ob);
-    store_close(st);
+    api_quiesce(d.api);
+    nats_cmd_quiesce(d.cards_nats); /* NATS requests from now on: "91" */
+    scheduler_stop(d.sched);
+    sequencer_stop(d.seq); /* decides, commits and answers everything queued */
+    usleep(200 * 1000);    /* let the HTTP threads send the last answers */
+    projector_stop(d.proj);
+    nats_cmd_stop(d.cards_nats);
+    api_stop(d.api);
+    outbox_stop(d.ob);
+    store_close(d.st);
+    ledger_clock_free(d.clock);
     fprintf(stderr, "ledgerd: stopped cleanly\n");
     return 0;
 }

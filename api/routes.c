@@ -31,20 +31,35 @@ void reply_text(struct reply *rep, int status, const char *content_type, char *b
     rep->content_type = content_type;
 }
 
+/* A document that could not be built or dumped (a string that is not UTF-8) is answered with a
+ * fixed 500 body: input must never be able to stop the server. */
 void reply_json(struct reply *rep, int status, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    LEDGER_ASSERT(text != NULL);
+    if (text == NULL) {
+        static const char fallback[] = "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"the answer could not be "
+                                       "rendered\",\"field\":null}}";
+        text = strdup(fallback);
+        LEDGER_ASSERT(text != NULL);
+        status = 500;
+    }
     reply_text(rep, status, "application/json", text, strlen(text));
 }
 
+/* The error shape. message and field may quote client input (jansson's parse errors do): when one
+ * is not valid UTF-8 the stable message of the code is used instead, and the field is dropped. */
 static json_t *error_doc(enum ledger_err err, const char *field, const char *message)
 {
-    json_t *e = json_pack("{s:s, s:s}", "code", ledger_err_name(err), "message",
-                          message ? message : ledger_err_message(err));
-    json_object_set_new(e, "field", field ? json_string(field) : json_null());
-    return json_pack("{s:o}", "error", e);
+    json_t *msg = message ? json_string(message) : NULL;
+    json_t *fld = field ? json_string(field) : NULL;
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(ledger_err_name(err)));
+    json_object_set_new(e, "message", msg ? msg : json_string(ledger_err_message(err)));
+    json_object_set_new(e, "field", fld ? fld : json_null());
+    json_t *doc = json_object();
+    json_object_set_new(doc, "error", e);
+    return doc;
 }
 
 void reply_error(struct reply *rep, enum ledger_err err, const char *field, const char *message)
@@ -625,7 +640,10 @@ void route_read(struct request *r)
             reply_json(&r->reply, 200, account_doc(&a));
         return;
     case ROUTE_ACCOUNTS_LIST: return read_accounts(r);
-    case ROUTE_ACCOUNT_BALANCE: return read_balance(r);
+    case ROUTE_ACCOUNT_BALANCE:
+        if (reads_balance(r)) /* ?at= and ?min_seq= (api/reads.c) */
+            return;
+        return read_balance(r);
     case ROUTE_TRANSFER_GET: return read_transfer(r);
     case ROUTE_EVENTS: return read_events(r);
     case ROUTE_HEALTHZ: return reply_json(&r->reply, 200, json_pack("{s:s}", "status", "ok"));
@@ -636,6 +654,8 @@ void route_read(struct request *r)
     default:
         if (ROUTE_IS_CARD(r->route))
             return card_route_read(r);
+        if (ROUTE_IS_READS(r->route))
+            return reads_route_read(r);
         return reply_error(&r->reply, LEDGER_ERR_NOT_FOUND, NULL, NULL);
     }
 }

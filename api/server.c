@@ -29,12 +29,14 @@ static bool segment_id(const char *seg, size_t len, struct ledger_id *out)
     return ledger_id_parse(seg, len, out);
 }
 
-/* Splits "/v1/accounts/ID/block" into at most 4 segments. */
-static size_t split_path(const char *url, const char *seg[4], size_t len[4])
+#define PATH_SEGMENTS_MAX 5 /* /v1/accounts/ID/statements/ID */
+
+/* Splits "/v1/accounts/ID/block" into at most PATH_SEGMENTS_MAX segments. */
+static size_t split_path(const char *url, const char *seg[PATH_SEGMENTS_MAX], size_t len[PATH_SEGMENTS_MAX])
 {
     size_t n = 0;
     const char *p = url;
-    while (*p == '/' && n < 4) {
+    while (*p == '/' && n < PATH_SEGMENTS_MAX) {
         p++;
         const char *end = strchr(p, '/');
         size_t l = end ? (size_t)(end - p) : strlen(p);
@@ -45,7 +47,7 @@ static size_t split_path(const char *url, const char *seg[4], size_t len[4])
         n++;
         p += l;
     }
-    return *p == '\0' ? n : 5; /* 5 = more segments than any route */
+    return *p == '\0' ? n : PATH_SEGMENTS_MAX + 1; /* more segments than any route */
 }
 
 static bool seg_is(const char *seg, size_t len, const char *word)
@@ -98,11 +100,32 @@ static enum route route_match_cards(struct request *r, const char *s[4], const s
     return ROUTE_NONE;
 }
 
+/* The read-side routes (api/reads.c) under /v1/accounts/{id} (s[2] parsed into r->path_id) and
+ * elsewhere; ROUTE_NONE when the path is not one of them. */
+static enum route route_match_reads(struct request *r, const char *s[PATH_SEGMENTS_MAX],
+                                    const size_t l[PATH_SEGMENTS_MAX], size_t n, bool is_get, bool *method_ok)
+{
+    bool post = r->is_post && !r->is_put;
+#define WANT(cond, rt) return (*method_ok = (cond)), (rt)
+    if (seg_is(s[1], l[1], "accounts") && n >= 4) {
+        if (n == 4 && seg_is(s[3], l[3], "operations")) WANT(is_get, ROUTE_ACCOUNT_OPERATIONS);
+        if (n == 4 && seg_is(s[3], l[3], "statements")) WANT(is_get, ROUTE_ACCOUNT_STATEMENTS);
+        if (n == 5 && seg_is(s[3], l[3], "statements") && segment_id(s[4], l[4], &r->path_id2))
+            WANT(is_get, ROUTE_ACCOUNT_STATEMENT_GET);
+        return ROUTE_NONE;
+    }
+    if (n == 3 && seg_is(s[1], l[1], "statements") && segment_id(s[2], l[2], &r->path_id))
+        WANT(is_get, ROUTE_STATEMENT_GET);
+    if (n == 3 && seg_is(s[1], l[1], "admin") && seg_is(s[2], l[2], "clock")) WANT(is_get || post, ROUTE_ADMIN_CLOCK);
+#undef WANT
+    return ROUTE_NONE;
+}
+
 /* Maps method + path to a route; sets *method_ok false when the path exists with another method. */
 static enum route route_match(struct request *r, const char *url, bool is_get, bool *method_ok)
 {
-    const char *s[4];
-    size_t l[4];
+    const char *s[PATH_SEGMENTS_MAX];
+    size_t l[PATH_SEGMENTS_MAX];
     size_t n = split_path(url, s, l);
     bool post = r->is_post && !r->is_put;
     *method_ok = true;
@@ -125,7 +148,7 @@ static enum route route_match(struct request *r, const char *url, bool is_get, b
         if (n == 4 && seg_is(s[3], l[3], "close")) WANT(post, ROUTE_ACCOUNT_CLOSE);
         if (n == 4 && seg_is(s[3], l[3], "balance")) WANT(is_get, ROUTE_ACCOUNT_BALANCE);
         if (n == 4 && seg_is(s[3], l[3], "cards")) WANT(is_get, ROUTE_ACCOUNT_CARDS);
-        return ROUTE_NONE;
+        return route_match_reads(r, s, l, n, is_get, method_ok);
     }
     if (seg_is(s[1], l[1], "deposits") && n == 2) WANT(post, ROUTE_DEPOSITS);
     if (seg_is(s[1], l[1], "transfers")) {
@@ -136,6 +159,9 @@ static enum route route_match(struct request *r, const char *url, bool is_get, b
     }
     if (seg_is(s[1], l[1], "events") && n == 2) WANT(is_get, ROUTE_EVENTS);
 #undef WANT
+    enum route rt = route_match_reads(r, s, l, n, is_get, method_ok);
+    if (rt != ROUTE_NONE)
+        return rt;
     return n <= 4 ? route_match_cards(r, s, l, n, is_get, method_ok) : ROUTE_NONE;
 }
 
@@ -264,7 +290,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->reply.status == 0 && r->too_large)
         reply_error(&r->reply, LEDGER_ERR_BODY_TOO_LARGE, NULL, NULL);
     if (r->reply.status == 0) {
-        if (r->is_post)
+        if (r->is_post && !ROUTE_IS_READS(r->route))
             start_write(r);
         else
             route_read(r);

@@ -48,6 +48,11 @@ for rate in 1000 5000 20000 max; do
     --seconds "$SECS" --cards 1000
 done
 
+echo "## read side: operations pages of 50 at a fixed rate; balance at an instant vs history length"
+for rate in 1000 5000; do
+  "$CTL" bench reads --url "127.0.0.1:$hport" --rate "$rate" --seconds "$SECS"
+done
+
 kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
 
 echo "## HTTP API, batch 1, publishing off (--nats none): the server alone on the 2 cores"

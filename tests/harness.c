@@ -73,6 +73,11 @@ static void print_log(const char *path)
 
 bool ledgerd_start(struct ledgerd *d, const char *data, const char *nats)
 {
+    return ledgerd_start_args(d, data, nats, NULL);
+}
+
+bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, const char *const extra_args[])
+{
     const char *bin = getenv("LEDGERD_BIN");
     memset(d, 0, sizeof *d);
     snprintf(d->data, sizeof d->data, "%s", data);
@@ -88,8 +93,10 @@ bool ledgerd_start(struct ledgerd *d, const char *data, const char *nats)
             int fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
             dup2(fd, 1);
             dup2(fd, 2);
-            execl(bin ? bin : "bin/ledgerd", "ledgerd", "--data", data, "--http", listen, "--nats", nats,
-                  (char *)NULL);
+            const char *argv[32] = {"ledgerd", "--data", data, "--http", listen, "--nats", nats};
+            for (int i = 0; extra_args != NULL && extra_args[i] != NULL && i < 24; i++)
+                argv[7 + i] = extra_args[i];
+            execv(bin ? bin : "bin/ledgerd", (char *const *)argv);
             _exit(127);
         }
         d->pid = pid;

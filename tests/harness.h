@@ -31,6 +31,9 @@ struct ledgerd {
 /* Starts bin/ledgerd (env LEDGERD_BIN) on a free port with --data data --nats nats ("none" ok);
  * waits until /healthz answers. false on failure (the log is printed). */
 bool ledgerd_start(struct ledgerd *d, const char *data, const char *nats);
+/* The same with more command-line arguments (NULL-terminated, at most 24; NULL for none), e.g.
+ * {"--clock", "manual", "--clock-start", "2026-11-20T10:00:00Z", NULL}. */
+bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, const char *const extra_args[]);
 /* SIGTERM and wait (bounded); returns the exit status (or -1). */
 int ledgerd_stop(struct ledgerd *d);
 /* SIGKILL and reap. */

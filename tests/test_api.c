@@ -521,3 +521,19 @@ Test(api, content_type_refused)
     pclose(p);
     cr_expect_str_eq(out, "415");
 }
+
+/* Found by the JSON fuzzer: a malformed body whose parse error quotes bytes that are not UTF-8
+ * made the error answer unbuildable and stopped ledgerd. It must be a 400 and the server lives. */
+Test(api, malformed_body_with_invalid_utf8_does_not_stop_the_server)
+{
+    static const char body[] = "{\042linked\042:\0420380b7e200004\042,\042credit_TTTT\042:true,\042transfers\042:[{\042deount_id\042:\0420189b00-0\134\335\202\242\205";
+    struct http_resp r;
+    cr_assert(http_do(&d, "POST", "/v1/transfers/batch", body, NULL, &r));
+    cr_expect_eq(r.status, 400, "%s", r.body);
+    cr_expect_str_eq(resp_error_code(&r), "MALFORMED_JSON");
+    cr_expect_neq(r.json, NULL, "the answer is valid JSON");
+    http_resp_free(&r);
+    cr_assert(http_do(&d, "GET", "/healthz", NULL, NULL, &r));
+    cr_expect_eq(r.status, 200, "ledgerd is still up");
+    http_resp_free(&r);
+}

@@ -982,8 +982,8 @@ Test(codec, json_escapes_quotes_and_control_characters)
 
 Test(codec, type_names_cover_the_map)
 {
-    /* Proves every type of LEDGER_EVENT_MAP (ids 1-18) has its category, verb and "category.verb"
-     * name, ids are 1..18 without a gap, and values outside the map (0, 19, 99, 65535) have none. */
+    /* Proves every type of LEDGER_EVENT_MAP (ids 1-19) has its category, verb and "category.verb"
+     * name, ids are 1..19 without a gap, and values outside the map (0, 20, 99, 65535) have none. */
     static const struct {
         uint16_t type;
         const char *cat, *verb;
@@ -992,7 +992,7 @@ Test(codec, type_names_cover_the_map)
         LEDGER_EVENT_MAP(ROW)
 #undef ROW
     };
-    cr_assert_eq(sizeof rows / sizeof rows[0], 18);
+    cr_assert_eq(sizeof rows / sizeof rows[0], 19);
     for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
         char want[64];
         cr_assert_eq(rows[k].type, k + 1, "row %zu has id %u", k, rows[k].type);
@@ -1007,7 +1007,7 @@ Test(codec, type_names_cover_the_map)
     cr_assert_str_eq(event_type_name(EVENT_CARD_LIMITS_CHANGED), "card.limits_changed");
     cr_assert_str_eq(event_type_name(EVENT_CARD_HOLD_EXPIRED), "card.hold_expired");
     cr_assert_str_eq(event_type_name(EVENT_CARD_REFUNDED), "card.refunded");
-    static const uint16_t unknown[] = {0, 19, 99, UINT16_MAX};
+    static const uint16_t unknown[] = {0, 20, 99, UINT16_MAX};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         cr_assert_null(event_type_category(unknown[k]), "type %u", unknown[k]);
         cr_assert_null(event_type_verb(unknown[k]), "type %u", unknown[k]);
@@ -1033,4 +1033,47 @@ Test(codec, touches_account)
     cr_assert(event_touches_account(&ev, &ev.data.transfer.debit_account_id));
     cr_assert(event_touches_account(&ev, &ev.data.transfer.credit_account_id));
     cr_assert_not(event_touches_account(&ev, &ev.data.transfer.transfer_id));
+}
+
+/* statement.period_closed round-trips field by field, re-encodes to identical bytes, verifies its
+ * hash, renders valid JSON; an empty period or start >= end is refused by the encoder. */
+Test(codec, period_closed_round_trip)
+{
+    struct event ev, back;
+    memset(&ev, 0, sizeof ev);
+    ev.seq = 42;
+    ev.ts_ns = 1795996800000000000;
+    ev.type = EVENT_STATEMENT_PERIOD_CLOSED;
+    ev.v = 1;
+    ev.stream = ledger_id_from_name("period:monthly:2026-11");
+    ev.stream_ver = 1;
+    memcpy(ev.actor, "scheduler", 10);
+    struct ev_period_closed *d = &ev.data.period_closed;
+    memcpy(d->period, "2026-11", 8);
+    memcpy(d->kind, "monthly", 8);
+    memcpy(d->time_zone, "Europe/Paris", 13);
+    d->start_ns = 1793487600000000000;
+    d->end_ns = 1795993200000000000;
+    d->last_seq = 41;
+    uint8_t buf[LEDGER_RECORD_BYTES_MAX], again[LEDGER_RECORD_BYTES_MAX];
+    size_t n = event_encode(&ev, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(event_decode(buf, n, &back), LEDGER_ERR_OK);
+    cr_expect_str_eq(back.data.period_closed.period, "2026-11");
+    cr_expect_str_eq(back.data.period_closed.kind, "monthly");
+    cr_expect_str_eq(back.data.period_closed.time_zone, "Europe/Paris");
+    cr_expect_eq(back.data.period_closed.start_ns, d->start_ns);
+    cr_expect_eq(back.data.period_closed.end_ns, d->end_ns);
+    cr_expect_eq(back.data.period_closed.last_seq, 41);
+    cr_expect(event_hash_check(buf, n, ev.prev_hash));
+    cr_assert_eq(event_encode(&back, again, sizeof again), n);
+    cr_expect_eq(memcmp(buf, again, n), 0);
+    char json[2048];
+    cr_assert_gt(event_to_json(&back, json, sizeof json), 0);
+    json_t *doc = json_loads(json, 0, NULL);
+    cr_assert_not_null(doc, "%s", json);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(doc, "data"), "period")), "2026-11");
+    json_decref(doc);
+    d->end_ns = d->start_ns;
+    cr_expect_eq(event_encode(&ev, buf, sizeof buf), 0, "start >= end is refused");
 }

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "commands/commands.h"
 #include "store/store.h"
 #include "tools/tools.h"
@@ -266,6 +267,8 @@ static int http_connect(const struct sockaddr_in *sa, struct http_conn *hc)
     return hc->buf ? 0 : -1;
 }
 
+static int http_read_response(struct http_conn *hc, const char **resp_body);
+
 /* Sends one request and reads the response; returns the status (or -1); *body points into hc->buf. */
 static int http_post(struct http_conn *hc, const char *path, const char *body, size_t len, const char **resp_body)
 {
@@ -275,6 +278,20 @@ static int http_post(struct http_conn *hc, const char *path, const char *body, s
                      "Content-Length: %zu\r\n\r\n", path, len);
     if (write(hc->fd, head, (size_t)n) != n || write(hc->fd, body, len) != (ssize_t)len)
         return -1;
+    return http_read_response(hc, resp_body);
+}
+
+static int http_get(struct http_conn *hc, const char *path, const char **resp_body)
+{
+    char head[1024];
+    int n = snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+    if (n <= 0 || (size_t)n >= sizeof head || write(hc->fd, head, (size_t)n) != n)
+        return -1;
+    return http_read_response(hc, resp_body);
+}
+
+static int http_read_response(struct http_conn *hc, const char **resp_body)
+{
     size_t got = 0, need = 0, hdr_end = 0;
     for (int guard = 0; guard < 100000; guard++) {
         ssize_t r = read(hc->fd, hc->buf + got, hc->cap - got - 1);
@@ -529,13 +546,193 @@ static int bench_http(int argc, char **argv)
     return hb.ok > 0 ? 0 : 1;
 }
 
+/* ---- reads: operations pages and balance-at lookups (ledgerctl bench reads) ------------------ */
+
+#define READS_HISTORIES 3
+static const size_t reads_history_ops[READS_HISTORIES] = {10, 1000, 100000};
+
+struct reads_account {
+    char id[LEDGER_ID_TEXT_LEN + 1];
+    int64_t t_first_ns, t_last_ns; /* wall clock around its history (ledgerd on the real clock) */
+    uint64_t last_seq;
+};
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Opens an account for holder; its id into out. */
+static int reads_open(struct http_conn *hc, const char *holder, char out[LEDGER_ID_TEXT_LEN + 1])
+{
+    char body[256];
+    const char *resp;
+    int n = snprintf(body, sizeof body, "{\"holder_id\":\"%s\",\"currency\":\"EUR\",\"friendly_name\":\"main\"}",
+                     holder);
+    const char *id;
+    if (http_post(hc, "/v1/accounts", body, (size_t)n, &resp) != 201 || (id = strstr(resp, "\"id\":\"")) == NULL)
+        return -1;
+    memcpy(out, id + 6, LEDGER_ID_TEXT_LEN);
+    out[LEDGER_ID_TEXT_LEN] = '\0';
+    return 0;
+}
+
+/* Gives a a history of n operations: batches of 1-unit transfers from the funded account src. */
+static int reads_history(struct http_conn *hc, const char *src, struct reads_account *a, size_t n)
+{
+    size_t cap = 160 * LEDGER_BATCH_TRANSFERS_MAX + 64;
+    char *body = malloc(cap);
+    const char *resp;
+    a->t_first_ns = wall_ns();
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < LEDGER_BATCH_TRANSFERS_MAX ? n - done : LEDGER_BATCH_TRANSFERS_MAX;
+        size_t len = (size_t)snprintf(body, cap, "{\"transfers\":[");
+        for (size_t i = 0; i < k; i++)
+            len += (size_t)snprintf(body + len, cap - len,
+                                    "%s{\"debit_account_id\":\"%s\",\"credit_account_id\":\"%s\",\"amount\":1,"
+                                    "\"currency\":\"EUR\"}", i ? "," : "", src, a->id);
+        len += (size_t)snprintf(body + len, cap - len, "]}");
+        if (http_post(hc, "/v1/transfers/batch", body, len, &resp) != 200) {
+            free(body);
+            return -1;
+        }
+        const char *seq = NULL; /* the last item's */
+        for (const char *p = strstr(resp, "\"seq\":"); p != NULL; p = strstr(p + 1, "\"seq\":"))
+            seq = p;
+        a->last_seq = seq ? strtoull(seq + 6, NULL, 10) : a->last_seq;
+        done += k;
+    }
+    a->t_last_ns = wall_ns();
+    free(body);
+    return 0;
+}
+
+static int reads_setup(struct http_conn *hc, struct reads_account acc[READS_HISTORIES])
+{
+    char src[LEDGER_ID_TEXT_LEN + 1], holder[64], body[256];
+    const char *resp;
+    uint64_t tag = (uint64_t)time(NULL);
+    snprintf(holder, sizeof holder, "bench-reads-%" PRIu64 "-src", tag);
+    if (reads_open(hc, holder, src) != 0)
+        return -1;
+    int n = snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"amount\":1000000000,\"currency\":\"EUR\"}", src);
+    if (http_post(hc, "/v1/deposits", body, (size_t)n, &resp) != 201)
+        return -1;
+    for (size_t i = 0; i < READS_HISTORIES; i++) {
+        snprintf(holder, sizeof holder, "bench-reads-%" PRIu64 "-%zu", tag, i);
+        if (reads_open(hc, holder, acc[i].id) != 0 || reads_history(hc, src, &acc[i], reads_history_ops[i]) != 0)
+            return -1;
+    }
+    char path[256]; /* wait until the projector has the last history */
+    snprintf(path, sizeof path, "/v1/accounts/%s/operations?limit=1&min_seq=%" PRIu64, acc[READS_HISTORIES - 1].id,
+             acc[READS_HISTORIES - 1].last_seq);
+    for (int i = 0; i < 60; i++)
+        if (http_get(hc, path, &resp) == 200)
+            return 0;
+    return -1;
+}
+
+/* Pages of 50 through the longest history at a fixed rate (open loop: latency from the scheduled
+ * send time); prints p50/p99. */
+static int reads_pages(struct http_conn *hc, const struct reads_account *a, double rate, double seconds)
+{
+    size_t cap = (size_t)(rate * seconds) + 16, n = 0;
+    double *lat = calloc(cap, sizeof *lat);
+    char path[512], cursor[2 * OPERATION_KEY_BYTES + 1] = "";
+    const char *resp;
+    uint64_t failed = 0;
+    double t0 = tool_now_s();
+    for (size_t i = 0; i < cap && tool_now_s() - t0 < seconds; i++) {
+        double at = t0 + (double)i / rate;
+        while (tool_now_s() < at)
+            usleep(50);
+        snprintf(path, sizeof path, "/v1/accounts/%s/operations?limit=50%s%s", a->id, cursor[0] ? "&cursor=" : "",
+                 cursor);
+        if (http_get(hc, path, &resp) != 200) {
+            failed++;
+            continue;
+        }
+        lat[n++] = (tool_now_s() - at) * 1e3;
+        const char *c = strstr(resp, "\"next_cursor\":\"");
+        cursor[0] = '\0';
+        if (c != NULL)
+            snprintf(cursor, sizeof cursor, "%.*s", 2 * OPERATION_KEY_BYTES, c + 15);
+    }
+    double elapsed = tool_now_s() - t0;
+    qsort(lat, n, sizeof *lat, cmp_double);
+    printf("bench reads: operations pages of 50 (history %zu): offered %.0f/s, served %.0f/s, failed %" PRIu64
+           ", latency ms p50=%.3f p99=%.3f\n", reads_history_ops[READS_HISTORIES - 1], rate, (double)n / elapsed,
+           failed, percentile(lat, n, 0.5), percentile(lat, n, 0.99));
+    free(lat);
+    return n > 0 ? 0 : 1;
+}
+
+/* Mean time of GET balance?at= at random instants of each history (one connection, sequential). */
+static int reads_balance_at(struct http_conn *hc, const struct reads_account acc[READS_HISTORIES])
+{
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (size_t h = 0; h < READS_HISTORIES; h++) {
+        const struct reads_account *a = &acc[h];
+        char path[512], at[API_TIME_TEXT_MAX];
+        const char *resp;
+        int lookups = 2000, ok = 0;
+        double t0 = tool_now_s();
+        for (int i = 0; i < lookups; i++) {
+            int64_t span = a->t_last_ns - a->t_first_ns + 1;
+            api_time_format(a->t_first_ns + (int64_t)(rng_next(&rng) % (uint64_t)span), at);
+            snprintf(path, sizeof path, "/v1/accounts/%s/balance?at=%s", a->id, at);
+            ok += http_get(hc, path, &resp) == 200;
+        }
+        double secs = tool_now_s() - t0;
+        printf("bench reads: balance at an instant, history of %6zu operations: mean %.1f us per lookup "
+               "(%d lookups over HTTP, %d ok)\n", reads_history_ops[h], secs * 1e6 / lookups, lookups, ok);
+    }
+    return 0;
+}
+
+static int bench_reads(int argc, char **argv)
+{
+    bool bad = false;
+    const char *v;
+    const char *url = tool_flag(argc, argv, "--url", &bad);
+    double rate = (v = tool_flag(argc, argv, "--rate", &bad)) ? strtod(v, NULL) : 1000;
+    double seconds = (v = tool_flag(argc, argv, "--seconds", &bad)) ? strtod(v, NULL) : 10;
+    const char *colon = url ? strrchr(url, ':') : NULL;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    char host[64];
+    if (!bad && colon != NULL)
+        snprintf(host, sizeof host, "%.*s", (int)(colon - url), url);
+    if (bad || colon == NULL || rate <= 0 || rate > 1e6 || seconds <= 0 ||
+        inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "usage: ledgerctl bench reads --url HOST:PORT [--rate R] [--seconds S]\n");
+        return 2;
+    }
+    sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+    struct http_conn hc;
+    struct reads_account acc[READS_HISTORIES];
+    if (http_connect(&sa, &hc) != 0 || reads_setup(&hc, acc) != 0) {
+        fprintf(stderr, "bench reads: setup failed (is ledgerd running at %s?)\n", url);
+        return 1;
+    }
+    int status = reads_pages(&hc, &acc[READS_HISTORIES - 1], rate, seconds);
+    status |= reads_balance_at(&hc, acc);
+    close(hc.fd);
+    free(hc.buf);
+    return status;
+}
+
 int cmd_bench(int argc, char **argv)
 {
+    if (argc >= 1 && strcmp(argv[0], "reads") == 0)
+        return bench_reads(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "transfers") == 0)
         return bench_inproc(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "http") == 0)
         return bench_http(argc - 1, argv + 1);
-    fprintf(stderr, "usage: ledgerctl bench transfers|http [options]\n"
+    fprintf(stderr, "usage: ledgerctl bench transfers|http|reads [options]\n"
+                    "  reads --url HOST:PORT [--rate R] [--seconds S]   operations pages, balance-at lookups\n"
                     "  transfers [--batch N] [--seconds S] [--accounts A] [--inflight K] [--data DIR]\n"
                     "  http --url HOST:PORT [--batch N] [--clients C] [--seconds S] [--accounts A]\n"
                     "  (verify speed: ledgerctl verify prints events/s)\n");

@@ -1,9 +1,12 @@
 /*
  * ledgerctl.c: the operator and auditor tool.
  *
- *   ledgerctl verify --data DIR
- *   ledgerctl replay --data DIR [--from SEQ] [--account ID]
+ *   ledgerctl verify --data DIR [--skip-projections] [--statement-period P] [--statement-tz ZONE]
+ *   ledgerctl replay --data DIR [--from SEQ] [--account ID] [--type NAME] [--from-time T] [--to-time T]
+ *   ledgerctl rebuild --data DIR [--projection balances|operations|all] [--statement-period P]
+ *                     [--statement-tz ZONE]
  *   ledgerctl bench transfers|http|verify ...   (see ledgerctl bench --help)
+ *   ledgerctl bench reads --url HOST:PORT [--rate R] [--seconds S]
  *   ledgerctl bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N]
  */
 #include <stdbool.h>
@@ -38,9 +41,17 @@ double tool_now_s(void)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ledgerctl COMMAND [options]\n"
-               "  verify --data DIR                          hash chain, gap-free sequence, double entry,\n"
-               "                                             stored balances = balances replayed from events\n"
-               "  replay --data DIR [--from SEQ] [--account ID]   events as JSON lines\n"
+               "  verify --data DIR [--skip-projections]     hash chain, gap-free sequence, double entry,\n"
+               "                                             stored balances = balances replayed from events,\n"
+               "                                             operations projection = projection rebuilt\n"
+               "  replay --data DIR [--from SEQ] [--account ID] [--type NAME] [--from-time T] [--to-time T]\n"
+               "                                             events as JSON lines (times RFC 3339, [from, to))\n"
+               "  rebuild --data DIR [--projection balances|operations|all]\n"
+               "                                             rebuilds projections of a stopped ledger from its log\n"
+               "    (verify and rebuild take --statement-period daily|weekly|monthly and --statement-tz ZONE:\n"
+               "     the values ledgerd runs with; defaults monthly, Europe/Paris)\n"
+               "  bench reads --url HOST:PORT [--rate R] [--seconds S]\n"
+               "                                             operations pages and balance-at lookups\n"
                "  bench transfers|http|verify [options]      benchmarks (ledgerctl bench --help)\n"
                "  bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N] [--window W]\n"
                "                                             card authorizations over NATS request-reply\n");
@@ -56,6 +67,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 2, argv + 2);
     if (strcmp(argv[1], "replay") == 0)
         return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(argv[1], "rebuild") == 0)
+        return cmd_rebuild(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "cards") == 0)
         return cmd_bench_cards(argc - 3, argv + 3);
     if (strcmp(argv[1], "bench") == 0)

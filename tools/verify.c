@@ -5,15 +5,24 @@
  *   1. every record decodes, the sequence is gap-free from 1, every hash chains (ledger_replay);
  *   2. the chain head in meta names the last event (store_open);
  *   3. double entry: per currency, sum of debits = sum of credits, posted and pending;
- *   4. every stored account row (proj_accounts) equals the account replayed from the events.
+ *   4. every stored account row (proj_accounts) equals the account replayed from the events;
+ *   5. the catch-up projection (operations, pending holds, statements): its digest, the last
+ *      balance_after of every account = its replayed posted balance (when the projection has
+ *      reached the head), and, unless --skip-projections, the digest equals that of the same
+ *      projection rebuilt from the log into a temporary directory (up to the same checkpoint).
  * It prints what it checked and exits 1 naming the first bad sequence.
+ *
+ * replay prints events as JSON lines, filtered by --from SEQ, --account ID, --type NAME
+ * ("transfer.executed", or a category: "card"), --from-time / --to-time (RFC 3339, [from, to)).
  */
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "projections/projections.h"
 #include "store/store.h"
 #include "tools/tools.h"
@@ -84,18 +93,125 @@ static uint64_t check_rows(struct store *st, struct ledger_state *state, uint64_
     return 0;
 }
 
+/* The last operation of every account carries its posted balance (once the projection has
+ * reached the head: it follows the log). Returns the number of mismatches (printed). */
+static int check_last_operations(struct store *st, struct ledger_state *state)
+{
+    int bad = 0;
+    for (uint64_t i = 0; i < ledger_state_account_count(state); i++) {
+        const struct account *a = ledger_state_account_at(state, i);
+        uint8_t key[OPERATION_KEY_BYTES], row[OPERATION_ROW_BYTES];
+        size_t rlen = 0;
+        struct operation op = {.balance_after = 0};
+        operation_key(&a->id, INT64_MAX, UINT64_MAX, 255, key);
+        if (store_seek_last_le(st, STORE_CF_PROJ_OPS, a->id.b, 16, key, sizeof key, row, sizeof row, &rlen) &&
+            !operation_row_decode(row, rlen, &op))
+            op.balance_after = INT64_MIN;
+        if (op.balance_after != a->credits_posted - a->debits_posted) {
+            char id[LEDGER_ID_TEXT_LEN + 1];
+            ledger_id_format(&a->id, id);
+            printf("verify: FAIL: operations projection: last balance_after of account %s is %" PRId64
+                   ", the events give %" PRId64 "\n", id, op.balance_after, a->credits_posted - a->debits_posted);
+            if (++bad >= 10)
+                break;
+        }
+    }
+    return bad;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Rebuilds the catch-up projection of st up to seq upto into a fresh temporary store and puts its
+ * digest into out. 0, or 1 (printed). */
+static int rebuilt_digest(struct store *st, enum period_kind kind, uint64_t upto, uint8_t out[LEDGER_HASH_LEN])
+{
+    char dir[64], err[512];
+    snprintf(dir, sizeof dir, "/tmp/ledgerctl-verify-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        printf("verify: FAIL: cannot create a temporary directory for the projection rebuild\n");
+        return 1;
+    }
+    struct store *tmp = store_open(dir, false, err, sizeof err);
+    int status = 1;
+    if (tmp == NULL) {
+        printf("verify: FAIL: cannot open a temporary store in %s: %s\n", dir, err);
+    } else {
+        struct tool_progress pr;
+        uint64_t events = 0;
+        tool_progress_init(&pr, "verify: rebuilding the operations projection", upto);
+        status = tool_catchup_build(st, tmp, kind, upto, &pr, &events);
+        catchup_digest(tmp, out);
+        store_close(tmp);
+    }
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return status;
+}
+
+/* Check 5: the catch-up projection. */
+static int check_projection(struct store *st, struct ledger_state *state, enum period_kind kind, bool skip_rebuild)
+{
+    uint8_t live[LEDGER_HASH_LEN], rebuilt[LEDGER_HASH_LEN];
+    char hex[2 * LEDGER_HASH_LEN + 1];
+    uint64_t checkpoint = catchup_checkpoint(st), head = store_head(st).seq;
+    catchup_digest(st, live);
+    ledger_hex(live, LEDGER_HASH_LEN, hex);
+    printf("verify: operations projection at seq %" PRIu64 " of %" PRIu64 ", digest %s\n", checkpoint, head, hex);
+    int status = 0;
+    if (checkpoint > head) {
+        printf("verify: FAIL: operations projection checkpoint %" PRIu64 " is past the head\n", checkpoint);
+        return 1;
+    }
+    if (checkpoint == head && check_last_operations(st, state) != 0)
+        status = 1;
+    if (skip_rebuild)
+        return status;
+    if (rebuilt_digest(st, kind, checkpoint, rebuilt) != 0)
+        return 1;
+    if (memcmp(live, rebuilt, LEDGER_HASH_LEN) != 0) {
+        ledger_hex(rebuilt, LEDGER_HASH_LEN, hex);
+        printf("verify: FAIL: operations projection digest differs from the projection rebuilt from the log "
+               "(rebuilt %s); run 'ledgerctl rebuild --projection operations' on the stopped ledger\n", hex);
+        return 1;
+    }
+    printf("verify: operations projection = projection rebuilt from the log\n");
+    return status;
+}
+
 static void progress(void *arg, uint64_t seq)
 {
     double t0 = *(double *)arg;
     fprintf(stderr, "\rverify: %" PRIu64 " events, %.0f events/s", seq, (double)seq / (tool_now_s() - t0));
 }
 
+static void print_ok(struct store *st, struct ledger_state *state, uint64_t rows)
+{
+    uint8_t digest[LEDGER_HASH_LEN];
+    char hex[2 * LEDGER_HASH_LEN + 1];
+    struct store_head head = store_head(st);
+    ledger_state_digest(state, digest);
+    ledger_hex(digest, LEDGER_HASH_LEN, hex);
+    printf("verify: %" PRIu64 " accounts, stored balances = replayed balances\n", rows);
+    printf("verify: balances digest %s\n", hex);
+    ledger_hex(head.hash, LEDGER_HASH_LEN, hex);
+    printf("verify: OK, head seq %" PRIu64 " hash %s\n", head.seq, hex);
+}
+
 int cmd_verify(int argc, char **argv)
 {
-    bool bad_flag = false;
+    bool bad_flag = false, skip = false;
+    enum period_kind kind;
     const char *dir = tool_flag(argc, argv, "--data", &bad_flag);
-    if (dir == NULL || bad_flag) {
-        fprintf(stderr, "usage: ledgerctl verify --data DIR\n");
+    for (int i = 0; i < argc; i++)
+        skip |= strcmp(argv[i], "--skip-projections") == 0;
+    if (!tool_statement_config(argc, argv, &kind, &bad_flag) || dir == NULL || bad_flag) {
+        fprintf(stderr, "usage: ledgerctl verify --data DIR [--skip-projections]\n"
+                        "                        [--statement-period daily|weekly|monthly] [--statement-tz ZONE]\n");
         return 2;
     }
     char err[512];
@@ -109,34 +225,63 @@ int cmd_verify(int argc, char **argv)
     double t0 = tool_now_s();
     enum ledger_err rc = ledger_replay(st, state, &bad, err, sizeof err, isatty(2) ? progress : NULL, &t0);
     double secs = tool_now_s() - t0;
-    struct store_head head = store_head(st);
+    uint64_t head_seq = store_head(st).seq;
     int status = 0;
     if (rc != LEDGER_ERR_OK) {
         printf("verify: FAIL at seq %" PRIu64 ": %s\n", bad, err);
         status = 1;
     } else {
-        printf("verify: %" PRIu64 " events, hash chain and sequence ok (%.3f s, %.0f events/s)\n", head.seq, secs,
-               secs > 0 ? (double)head.seq / secs : 0.0);
+        printf("verify: %" PRIu64 " events, hash chain and sequence ok (%.3f s, %.0f events/s)\n", head_seq, secs,
+               secs > 0 ? (double)head_seq / secs : 0.0);
         if (check_double_entry(state) != 0)
             status = 1;
         if ((bad = check_rows(st, state, &rows)) != 0) {
             printf("verify: FAIL at seq %" PRIu64 "\n", bad);
             status = 1;
         }
+        status |= check_projection(st, state, kind, skip);
     }
-    if (status == 0) {
-        uint8_t digest[LEDGER_HASH_LEN];
-        char hex[2 * LEDGER_HASH_LEN + 1];
-        ledger_state_digest(state, digest);
-        ledger_hex(digest, LEDGER_HASH_LEN, hex);
-        printf("verify: %" PRIu64 " accounts, stored balances = replayed balances\n", rows);
-        printf("verify: balances digest %s\n", hex);
-        ledger_hex(head.hash, LEDGER_HASH_LEN, hex);
-        printf("verify: OK, head seq %" PRIu64 " hash %s\n", head.seq, hex);
-    }
+    if (status == 0)
+        print_ok(st, state, rows);
     ledger_state_free(state);
     store_close(st);
     return status;
+}
+
+/* replay's filters; an absent filter passes everything. */
+struct replay_filter {
+    bool has_account;
+    struct ledger_id account;
+    const char *type; /* "transfer.executed" or a category "transfer" */
+    int64_t from_ns, to_ns;
+};
+
+static bool replay_filter_parse(int argc, char **argv, struct replay_filter *f, bool *bad)
+{
+    const char *account = tool_flag(argc, argv, "--account", bad);
+    const char *from = tool_flag(argc, argv, "--from-time", bad);
+    const char *to = tool_flag(argc, argv, "--to-time", bad);
+    f->type = tool_flag(argc, argv, "--type", bad);
+    f->has_account = account != NULL;
+    f->from_ns = 0;
+    f->to_ns = INT64_MAX;
+    if (account != NULL && !ledger_id_parse(account, strlen(account), &f->account))
+        return false;
+    if ((from != NULL && !api_time_parse(from, &f->from_ns)) || (to != NULL && !api_time_parse(to, &f->to_ns)))
+        return false;
+    return true;
+}
+
+static bool replay_filter_pass(const struct replay_filter *f, const struct event *ev)
+{
+    if (ev->ts_ns < f->from_ns || ev->ts_ns >= f->to_ns)
+        return false;
+    if (f->type != NULL) {
+        const char *name = event_type_name(ev->type), *cat = event_type_category(ev->type);
+        if ((name == NULL || strcmp(name, f->type) != 0) && (cat == NULL || strcmp(cat, f->type) != 0))
+            return false;
+    }
+    return !f->has_account || event_touches_account(ev, &f->account);
 }
 
 int cmd_replay(int argc, char **argv)
@@ -144,13 +289,12 @@ int cmd_replay(int argc, char **argv)
     bool bad_flag = false;
     const char *dir = tool_flag(argc, argv, "--data", &bad_flag);
     const char *from = tool_flag(argc, argv, "--from", &bad_flag);
-    const char *account = tool_flag(argc, argv, "--account", &bad_flag);
-    struct ledger_id acc;
+    struct replay_filter filter;
     char *end = NULL;
     uint64_t from_seq = from ? strtoull(from, &end, 10) : 1;
-    if (dir == NULL || bad_flag || (from && *end != '\0') ||
-        (account && !ledger_id_parse(account, strlen(account), &acc))) {
-        fprintf(stderr, "usage: ledgerctl replay --data DIR [--from SEQ] [--account UUID]\n");
+    if (!replay_filter_parse(argc, argv, &filter, &bad_flag) || dir == NULL || bad_flag || (from && *end != '\0')) {
+        fprintf(stderr, "usage: ledgerctl replay --data DIR [--from SEQ] [--account UUID] [--type NAME]\n"
+                        "                        [--from-time RFC3339] [--to-time RFC3339]\n");
         return 2;
     }
     char err[512];
@@ -171,7 +315,7 @@ int cmd_replay(int argc, char **argv)
             status = 1;
             break;
         }
-        if (account == NULL || event_touches_account(&ev, &acc))
+        if (replay_filter_pass(&filter, &ev))
             printf("%s\n", json);
     }
     store_iter_free(it);
