@@ -178,6 +178,14 @@ struct cmd_transfers {
     bool linked;  /* all succeed or none */
 };
 
+struct cmd_row {
+    int cf;
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+};
+
 struct cmd {
     /* request, filled by the caller */
     enum cmd_type type;
@@ -206,6 +214,11 @@ struct cmd {
      * the sequencer thread for commands with an idempotency key, so that the same key gets the
      * same bytes later. Returns the body length written into out (cap bytes), 0 if it does not fit. */
     size_t (*render)(const struct cmd *c, int *status, char *out, size_t cap);
+    /* Rows written in the same WriteBatch as the command's events when it succeeds (result OK):
+     * data that must be durable with the events but must not be IN them (a client's secret hash).
+     * cf is an enum store_cf. The caller owns the memory until done(). */
+    const struct cmd_row *rows;
+    size_t rows_n;
     /* Completion, on the sequencer thread, after the batch is durable. */
     void (*done)(struct cmd *c);
     void *ctx;

@@ -196,6 +196,9 @@ static void batch_decide(struct sequencer *s, size_t n, struct event_sink *sink)
             continue;
         }
         decide(s->state, c, sink);
+        for (size_t r = 0; c->result == LEDGER_ERR_OK && r < c->rows_n; r++)
+            store_batch_put(s->cur->batch, (enum store_cf)c->rows[r].cf, c->rows[r].key, c->rows[r].klen,
+                            c->rows[r].val, c->rows[r].vlen);
         if (c->has_idempotency && c->render != NULL)
             idem_record(s, c, i);
     }

@@ -50,6 +50,9 @@ enum store_cf {
     STORE_CF_PROJ_OP_ACCOUNTS,
     STORE_CF_PROJ_PENDING,
     STORE_CF_PROJ_STATEMENTS,
+    STORE_CF_CREDENTIALS,    /* client id -> salted slow hash of its secret (never in an event) */
+    STORE_CF_PROJ_CLIENTS,
+    STORE_CF_PROJ_THIRD_PARTIES,
     STORE_CF_COUNT,
 };
 
