@@ -307,9 +307,9 @@ int main(int argc, char **argv)
     scheduler_stop(d.sched);
     sequencer_stop(d.seq); /* decides, commits and answers everything queued */
     usleep(200 * 1000);    /* let the HTTP threads send the last answers */
-    projector_stop(d.proj);
     nats_cmd_stop(d.cards_nats);
-    api_stop(d.api);
+    api_stop(d.api);       /* no request can reach the projector or the clock after this */
+    projector_stop(d.proj);
     outbox_stop(d.ob);
     store_close(d.st);
     ledger_clock_free(d.clock);

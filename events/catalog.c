@@ -159,3 +159,30 @@ ENUM_FUNCS(card_type, enum card_type, card_type_names, "unknown")
 ENUM_FUNCS(card_block, enum card_block, card_block_names, "UNKNOWN")
 ENUM_FUNCS(card_channel, enum card_channel, channel_names, "unknown")
 ENUM_FUNCS(auth_category, enum auth_category, category_names, "unknown")
+
+/* ---- access control ------------------------------------------------------------------------- */
+
+static const struct enum_name role_names[] = {
+    {ROLE_ADMIN, "admin"},       {ROLE_COMPLIANCE, "compliance"},   {ROLE_ANTIFRAUD, "antifraud"},
+    {ROLE_ACCOUNTANT, "accountant"}, {ROLE_SUPPORT, "support"},     {ROLE_THIRD_PARTY, "third_party"},
+    {ROLE_CARD_PROCESSOR, "card_processor"}};
+static const struct enum_name right_names[] = {
+    {TP_RIGHT_VIEW, "view"}, {TP_RIGHT_INITIATE_TRANSFERS, "initiate_transfers"}, {TP_RIGHT_MANAGE_CARDS, "manage_cards"}};
+
+ENUM_FUNCS(client_role, enum client_role, role_names, "unknown")
+ENUM_FUNCS(tp_right, enum tp_right, right_names, "unknown")
+
+bool access_id_valid(const char *text, size_t max)
+{
+    size_t n = strnlen(text, max + 1);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}

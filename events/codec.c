@@ -11,6 +11,8 @@
  * The decoder accepts exactly this shape: unknown or missing keys, wrong types, truncated input,
  * trailing bytes and over-long strings are LEDGER_ERR_DECODE, never a crash.
  *
+ * The access-control events (client.*, third_party.*) are encoded here with their own value rules
+ * (access_data_valid), shared by encoder and decoder like the card events' rules.
  * The data maps of the card events live in codec_cards.c; the packers, the table-driven data-map
  * decoder (codec_decode_fields) and the JSON writer are shared with it through events/internal.h.
  */
@@ -99,6 +101,75 @@ void codec_pack_bool(msgpack_packer *pk, const char *key, bool value)
         msgpack_pack_false(pk);
 }
 
+/* ---- access-control events (20-23) ------------------------------------------------------------
+ * The same value rules for the encoder and the decoder: ids of [A-Za-z0-9._-], a known role, a
+ * third party id exactly for role third_party, rights a non-empty set of known bits for a
+ * declaration (written as an array of names in bit order, each once) and none for a removal. */
+
+#define RIGHT_NAME_CAP 32 /* "initiate_transfers" and its NUL */
+
+static bool access_data_valid(const struct event *ev)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_CLIENT_REGISTERED: {
+        const struct ev_client_registered *d = &ev->data.client_registered;
+        bool tp = d->role == ROLE_THIRD_PARTY;
+        return access_id_valid(d->client_id, LEDGER_CLIENT_ID_MAX) && d->name[0] != '\0' &&
+               strcmp(client_role_name(d->role), "unknown") != 0 &&
+               (tp ? access_id_valid(d->third_party_id, LEDGER_THIRD_PARTY_ID_MAX) : d->third_party_id[0] == '\0');
+    }
+    case EVENT_CLIENT_REVOKED: return access_id_valid(ev->data.client_revoked.client_id, LEDGER_CLIENT_ID_MAX);
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: {
+        const struct ev_third_party *d = &ev->data.third_party;
+        bool declared = ev->type == EVENT_THIRD_PARTY_DECLARED;
+        return access_id_valid(d->third_party_id, LEDGER_THIRD_PARTY_ID_MAX) &&
+               (declared ? d->rights != 0 && (d->rights & ~TP_RIGHTS_ALL) == 0 : d->rights == 0);
+    }
+    default: return false;
+    }
+}
+
+static void pack_rights(msgpack_packer *pk, uint8_t rights)
+{
+    codec_pack_key(pk, "rights");
+    msgpack_pack_array(pk, (size_t)__builtin_popcount(rights));
+    for (unsigned bit = 1; bit <= TP_RIGHT_MANAGE_CARDS; bit <<= 1)
+        if (rights & bit)
+            codec_pack_field(pk, NULL, tp_right_name((enum tp_right)bit), RIGHT_NAME_CAP, true);
+}
+
+static bool pack_access_data(msgpack_packer *pk, const struct event *ev)
+{
+    if (!access_data_valid(ev))
+        return false;
+    switch ((enum event_type)ev->type) {
+    case EVENT_CLIENT_REGISTERED: {
+        const struct ev_client_registered *d = &ev->data.client_registered;
+        msgpack_pack_map(pk, 4);
+        codec_pack_str(pk, "client_id", d->client_id);
+        codec_pack_str(pk, "name", d->name);
+        codec_pack_enum(pk, "role", client_role_name(d->role));
+        codec_pack_str(pk, "third_party_id", d->third_party_id);
+        return true;
+    }
+    case EVENT_CLIENT_REVOKED:
+        msgpack_pack_map(pk, 1);
+        codec_pack_str(pk, "client_id", ev->data.client_revoked.client_id);
+        return true;
+    default: { /* third_party.declared / removed */
+        const struct ev_third_party *d = &ev->data.third_party;
+        bool declared = ev->type == EVENT_THIRD_PARTY_DECLARED;
+        msgpack_pack_map(pk, declared ? 3 : 2);
+        codec_pack_bin(pk, "account_id", d->account_id.b, 16);
+        codec_pack_str(pk, "third_party_id", d->third_party_id);
+        if (declared)
+            pack_rights(pk, d->rights);
+        return true;
+    }
+    }
+}
+
 static bool pack_data(msgpack_packer *pk, const struct event *ev)
 {
     switch ((enum event_type)ev->type) {
@@ -147,6 +218,10 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
         codec_pack_u64(pk, "last_seq", d->last_seq);
         return d->period[0] != '\0' && d->start_ns < d->end_ns;
     }
+    case EVENT_CLIENT_REGISTERED:
+    case EVENT_CLIENT_REVOKED:
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: return pack_access_data(pk, ev);
     default: /* card events: events/codec_cards.c */
         return pack_card_data(pk, ev);
     }
@@ -414,6 +489,64 @@ bool codec_decode_fields(const msgpack_object *o, const struct codec_field *spec
     return true;
 }
 
+CODEC_ENUM_PARSER(parse_client_role, enum client_role, client_role_parse)
+
+static const struct codec_field client_registered_fields[] = {
+    CODEC_FIELD("client_id", CODEC_STR, struct ev_client_registered, client_id),
+    CODEC_FIELD("name", CODEC_STR, struct ev_client_registered, name),
+    CODEC_ENUM("role", struct ev_client_registered, role, parse_client_role),
+    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_client_registered, third_party_id),
+};
+static const struct codec_field client_revoked_fields[] = {
+    CODEC_FIELD("client_id", CODEC_STR, struct ev_client_revoked, client_id),
+};
+static const struct codec_field third_party_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_third_party, account_id),
+    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_third_party, third_party_id),
+};
+
+/* An array of 1..3 right names, each a bit above the previous one (bit order, no repeats). */
+static bool decode_rights(const msgpack_object *o, uint8_t *rights)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 || o->via.array.size > 3)
+        return false;
+    *rights = 0;
+    for (size_t i = 0; i < o->via.array.size; i++) {
+        char text[RIGHT_NAME_CAP];
+        enum tp_right r;
+        if (!get_str(&o->via.array.ptr[i], text, sizeof text) || !tp_right_parse(text, &r) || (unsigned)r <= *rights)
+            return false;
+        *rights |= (uint8_t)r;
+    }
+    return true;
+}
+
+/* third_party.declared: the two fields of the table, then "rights". */
+static bool decode_third_party(const msgpack_object *o, struct event *ev)
+{
+    struct ev_third_party *d = &ev->data.third_party;
+    if (ev->type == EVENT_THIRD_PARTY_REMOVED)
+        return CODEC_DECODE(o, third_party_fields, d);
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 3)
+        return false;
+    msgpack_object head = *o;
+    head.via.map.size = 2;
+    const msgpack_object_kv *last = &o->via.map.ptr[2];
+    return CODEC_DECODE(&head, third_party_fields, d) && key_is(&last->key, "rights") &&
+           decode_rights(&last->val, &d->rights);
+}
+
+static bool decode_access_data(const msgpack_object *o, struct event *ev)
+{
+    bool shape;
+    switch ((enum event_type)ev->type) {
+    case EVENT_CLIENT_REGISTERED: shape = CODEC_DECODE(o, client_registered_fields, &ev->data.client_registered); break;
+    case EVENT_CLIENT_REVOKED: shape = CODEC_DECODE(o, client_revoked_fields, &ev->data.client_revoked); break;
+    default: shape = decode_third_party(o, ev); break;
+    }
+    return shape && access_data_valid(ev);
+}
+
 static bool decode_data(const msgpack_object *o, struct event *ev)
 {
     switch ((enum event_type)ev->type) {
@@ -427,6 +560,10 @@ static bool decode_data(const msgpack_object *o, struct event *ev)
     case EVENT_STATEMENT_PERIOD_CLOSED:
         return CODEC_DECODE(o, period_fields, &ev->data.period_closed) && ev->data.period_closed.period[0] != '\0' &&
                ev->data.period_closed.start_ns < ev->data.period_closed.end_ns;
+    case EVENT_CLIENT_REGISTERED:
+    case EVENT_CLIENT_REVOKED:
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: return decode_access_data(o, ev);
     default: /* card events: events/codec_cards.c */
         return decode_card_data(o, ev);
     }
@@ -616,6 +753,38 @@ void codec_tb_close_object(struct text_buf *tb, size_t open_at)
     codec_tb_add(tb, "}", 1);
 }
 
+static void access_data_to_json(struct text_buf *tb, const struct event *ev)
+{
+    switch ((enum event_type)ev->type) {
+    case EVENT_CLIENT_REGISTERED: {
+        const struct ev_client_registered *d = &ev->data.client_registered;
+        codec_tb_kv_str(tb, "client_id", d->client_id);
+        codec_tb_kv_str(tb, "name", d->name);
+        codec_tb_kv_str(tb, "role", client_role_name(d->role));
+        codec_tb_kv_str(tb, "third_party_id", d->third_party_id);
+        break;
+    }
+    case EVENT_CLIENT_REVOKED: codec_tb_kv_str(tb, "client_id", ev->data.client_revoked.client_id); break;
+    default: {
+        const struct ev_third_party *d = &ev->data.third_party;
+        codec_tb_kv_id(tb, "account_id", &d->account_id);
+        codec_tb_kv_str(tb, "third_party_id", d->third_party_id);
+        if (ev->type != EVENT_THIRD_PARTY_DECLARED)
+            break;
+        codec_tb_add(tb, ",\"rights\":[", 11);
+        const char *sep = "";
+        for (unsigned bit = 1; bit <= TP_RIGHT_MANAGE_CARDS; bit <<= 1) {
+            if (d->rights & bit) {
+                codec_tb_fmt(tb, "%s\"%s\"", sep, tp_right_name((enum tp_right)bit));
+                sep = ",";
+            }
+        }
+        codec_tb_add(tb, "]", 1);
+        break;
+    }
+    }
+}
+
 static void data_to_json(struct text_buf *tb, const struct event *ev)
 {
     switch ((enum event_type)ev->type) {
@@ -658,6 +827,10 @@ static void data_to_json(struct text_buf *tb, const struct event *ev)
                      (long long)d->end_ns, (unsigned long long)d->last_seq);
         break;
     }
+    case EVENT_CLIENT_REGISTERED:
+    case EVENT_CLIENT_REVOKED:
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: access_data_to_json(tb, ev); break;
     default: /* card events: events/codec_cards.c */
         card_data_to_json(tb, ev);
         break;
@@ -696,6 +869,10 @@ bool event_touches_account(const struct event *ev, const struct ledger_id *accou
     case EVENT_TRANSFER_EXECUTED:
         return ledger_id_equal(&ev->data.transfer.debit_account_id, account_id) ||
                ledger_id_equal(&ev->data.transfer.credit_account_id, account_id);
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: return ledger_id_equal(&ev->data.third_party.account_id, account_id);
+    case EVENT_CLIENT_REGISTERED:
+    case EVENT_CLIENT_REVOKED: return false;
     default:
         return card_event_touches_account(ev, account_id);
     }

@@ -80,7 +80,16 @@ void ledger_assert_fail(const char *expr, const char *file, int line) __attribut
     X(CLOCK_NOT_MANUAL, 46, 409, "the clock can be set only when ledgerd runs with --clock manual") \
     X(CLOCK_BACKWARDS, 47, 422, "the business clock moves forward only")                           \
     X(PROJECTION_LAGGING, 48, 503, "the read model has not reached min_seq in time; retry")        \
-    X(STATEMENT_NOT_FOUND, 49, 404, "no such statement")
+    X(STATEMENT_NOT_FOUND, 49, 404, "no such statement")                                          \
+    X(CLIENT_NOT_FOUND, 50, 404, "no such client")                                                 \
+    X(CLIENT_REVOKED, 51, 409, "the client is revoked")                                            \
+    X(CLIENT_ID_TAKEN, 52, 409, "a client already has this id")                                    \
+    X(ROLE_UNKNOWN, 53, 422, "the role is not one of the roles in docs/SECURITY.md")              \
+    X(THIRD_PARTY_ID_REQUIRED, 54, 422, "a client of role third_party needs a third_party_id")     \
+    X(THIRD_PARTY_NOT_DECLARED, 55, 404, "the third party is not declared on this account")        \
+    X(RIGHTS_EMPTY, 56, 422, "declare at least one right")                                         \
+    X(UNAUTHENTICATED, 57, 401, "missing, expired or invalid credentials")                         \
+    X(FORBIDDEN, 58, 403, "the client's role does not allow this")
 
 enum ledger_err {
 #define LEDGER_ERR_ENUM(name, num, http, msg) LEDGER_ERR_##name = num,
@@ -188,7 +197,11 @@ void ledger_hex(const uint8_t *bytes, size_t n, char *out);
     X(CARD_REVERSED, 16, "card", "reversed")                                                       \
     X(CARD_HOLD_EXPIRED, 17, "card", "hold_expired")                                               \
     X(CARD_REFUNDED, 18, "card", "refunded")                                                       \
-    X(STATEMENT_PERIOD_CLOSED, 19, "statement", "period_closed")
+    X(STATEMENT_PERIOD_CLOSED, 19, "statement", "period_closed")                                   \
+    X(CLIENT_REGISTERED, 20, "client", "registered")                                               \
+    X(CLIENT_REVOKED, 21, "client", "revoked")                                                     \
+    X(THIRD_PARTY_DECLARED, 22, "third_party", "declared")                                         \
+    X(THIRD_PARTY_REMOVED, 23, "third_party", "removed")
 
 enum event_type {
 #define LEDGER_EVENT_ENUM(name, num, cat, verb) EVENT_##name = num,
@@ -374,6 +387,59 @@ struct ev_period_closed {
     uint64_t last_seq;
 };
 
+/* ---- access control (docs/SECURITY.md) ----------------------------------------------------------
+ * API clients (OAuth2 client credentials) with one role each, and third parties declared on
+ * accounts with rights. A client's secret is never in an event: only a salted slow hash of it, in
+ * the credentials column family, written with the client.registered event. */
+#define LEDGER_CLIENT_NAME_MAX 64
+#define LEDGER_THIRD_PARTY_ID_MAX 64
+
+enum client_role {
+    ROLE_ADMIN = 1,
+    ROLE_COMPLIANCE = 2,
+    ROLE_ANTIFRAUD = 3,
+    ROLE_ACCOUNTANT = 4,
+    ROLE_SUPPORT = 5,
+    ROLE_THIRD_PARTY = 6,
+    ROLE_CARD_PROCESSOR = 7,
+};
+/* Rights of a third party on an account: bits. */
+enum tp_right {
+    TP_RIGHT_VIEW = 1u << 0,
+    TP_RIGHT_INITIATE_TRANSFERS = 1u << 1,
+    TP_RIGHT_MANAGE_CARDS = 1u << 2,
+};
+#define TP_RIGHTS_ALL (TP_RIGHT_VIEW | TP_RIGHT_INITIATE_TRANSFERS | TP_RIGHT_MANAGE_CARDS)
+
+/* "admin" "compliance" "antifraud" "accountant" "support" "third_party" "card_processor";
+ * "unknown" outside the table. parse: false for anything else (exact, case-sensitive). */
+const char *client_role_name(enum client_role r);
+bool client_role_parse(const char *text, enum client_role *out);
+/* One right: "view" "initiate_transfers" "manage_cards"; "unknown" for anything but one bit. */
+const char *tp_right_name(enum tp_right r);
+bool tp_right_parse(const char *text, enum tp_right *out);
+/* A client id or third party id: 1..max bytes of [A-Za-z0-9._-]. Pure. */
+bool access_id_valid(const char *text, size_t max);
+
+struct ev_client_registered { /* stream: ledger_id_from_name("client:" + client_id) */
+    char client_id[LEDGER_CLIENT_ID_MAX + 1];
+    char name[LEDGER_CLIENT_NAME_MAX + 1];
+    uint8_t role; /* enum client_role */
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1]; /* "" unless role third_party */
+};
+
+struct ev_client_revoked {
+    char client_id[LEDGER_CLIENT_ID_MAX + 1];
+};
+
+/* third_party.declared (rights != 0: the complete new set) and third_party.removed (rights 0).
+ * stream: ledger_id_from_name("third_party:" + third_party_id). */
+struct ev_third_party {
+    struct ledger_id account_id;
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1];
+    uint8_t rights; /* enum tp_right bits */
+};
+
 /* One event: envelope + payload. A plain value; callers fill it. */
 struct event {
     uint64_t seq;        /* global sequence, gap-free, starts at 1 */
@@ -398,6 +464,9 @@ struct event {
         struct ev_card_hold_change card_hold;
         struct ev_card_refunded card_refund;
         struct ev_period_closed period_closed;
+        struct ev_client_registered client_registered;
+        struct ev_client_revoked client_revoked;
+        struct ev_third_party third_party;
     } data;
     uint8_t prev_hash[LEDGER_HASH_LEN];
     uint8_t hash[LEDGER_HASH_LEN];

@@ -374,4 +374,98 @@ struct store;
 enum ledger_err ledger_replay(struct store *st, struct ledger_state *state, uint64_t *bad_seq, char *err,
                               size_t err_cap, void (*progress)(void *arg, uint64_t seq), void *arg);
 
+/* ---- access control: clients and third parties (projections/access.c, docs/SECURITY.md) -------
+ * The inline projection of events 20-23, part of struct ledger_state (sequencer thread or a tool):
+ * API clients by id (role, third party, revoked) and third-party declarations, per account (its
+ * rights) and per third party (its accounts). A removal keeps the declaration with rights 0.
+ *
+ * Rows, written by the sequencer in the batch of the events that changed them:
+ *   proj_clients        client id (its bytes)                      -> client row
+ *   proj_third_parties  "a" + account id (16) + third party id     -> third-party row
+ *                       "t" + third party id + 0x00 + account (16) -> third-party row
+ * (a removal deletes both keys). HTTP threads check access from these rows (access_store_*),
+ * never from the sequencer's memory. */
+
+struct client {
+    char id[LEDGER_CLIENT_ID_MAX + 1];
+    char name[LEDGER_CLIENT_NAME_MAX + 1];
+    uint8_t role; /* enum client_role */
+    bool revoked;
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1]; /* "" unless role third_party */
+    uint64_t version;        /* events in the client's stream: 1 registered, 2 revoked */
+    uint64_t registered_seq;
+    int64_t registered_ts_ns;
+    uint64_t revoked_seq;    /* 0 while active */
+    int64_t revoked_ts_ns;
+    uint8_t dirty;           /* changed since ledger_state_take_dirty_clients() */
+};
+
+/* One third party on one account. */
+struct tp_grant {
+    struct ledger_id account_id;
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1];
+    uint8_t rights;          /* enum tp_right bits; 0 after third_party.removed */
+    uint64_t changed_seq;    /* the last declaration or removal */
+    int64_t changed_ts_ns;
+    uint8_t dirty;           /* changed since ledger_state_take_dirty_grants() */
+};
+
+/* The access part of a ledger_state: created and freed with it (state.c). */
+struct access_book;
+struct access_book *access_book_new(void);
+void access_book_free(struct access_book *b);
+struct access_book *ledger_state_access_book(struct ledger_state *st); /* state.c */
+/* Applies client.registered/revoked, third_party.declared/removed. LEDGER_ERR_DECODE when the event
+ * contradicts the state: a client id registered twice, revoking an unknown or revoked client,
+ * declaring on an unknown account, removing what is not declared. */
+enum ledger_err access_apply(struct ledger_state *st, const struct event *ev);
+
+/* The client with this id, or NULL. Owned by st, valid for its life. */
+const struct client *access_client(struct ledger_state *st, const char *client_id);
+/* Clients in registration order, i < count. */
+size_t access_client_count(struct ledger_state *st);
+const struct client *access_client_at(struct ledger_state *st, size_t i);
+/* true and *rights (non-zero) when tp is declared on account; false (rights untouched) otherwise. */
+bool access_third_party_rights(struct ledger_state *st, const char *tp, const struct ledger_id *account,
+                               uint8_t *rights);
+/* The declarations of tp in first-declaration order (removed ones included, rights 0), i < count. */
+size_t access_third_party_grant_count(struct ledger_state *st, const char *tp);
+const struct tp_grant *access_third_party_grant_at(struct ledger_state *st, const char *tp, size_t i);
+/* Events in tp's stream so far (declarations and removals on every account). */
+uint64_t access_third_party_version(struct ledger_state *st, const char *tp);
+/* Clients / declarations changed since the last call (owned by st, valid until the next apply). */
+struct client **ledger_state_take_dirty_clients(struct ledger_state *st, size_t *n);
+struct tp_grant **ledger_state_take_dirty_grants(struct ledger_state *st, size_t *n);
+
+/* proj_clients rows: a versioned fixed layout of struct client (dirty written as 0). */
+#define CLIENT_ROW_BYTES (4 + sizeof(struct client))
+void client_row_encode(const struct client *c, uint8_t out[CLIENT_ROW_BYTES]);
+bool client_row_decode(const void *row, size_t len, struct client *out);
+/* proj_third_parties rows: version (1) = 1, rights (1), changed seq (8, BE), changed ts_ns (8, BE). */
+#define TP_ROW_BYTES 18
+void tp_row_encode(const struct tp_grant *g, uint8_t out[TP_ROW_BYTES]);
+/* Fills rights, changed_seq and changed_ts_ns of out; false for a row of another size or version,
+ * or with rights 0 or unknown bits. */
+bool tp_row_decode(const void *row, size_t len, struct tp_grant *out);
+/* Keys of proj_third_parties; both return the key length. account NULL in tp_key: the prefix of
+ * every key of tp ("t" + tp + 0x00), for listing its accounts. */
+#define TP_KEY_MAX (1 + LEDGER_THIRD_PARTY_ID_MAX + 1 + 16)
+size_t tp_account_key(const struct ledger_id *account, const char *tp, uint8_t out[TP_KEY_MAX]);
+size_t tp_key(const char *tp, const struct ledger_id *account, uint8_t out[TP_KEY_MAX]);
+/* The account id at the end of a "t" key; false for another shape. */
+bool tp_key_account(const void *key, size_t klen, struct ledger_id *account);
+
+/* Puts the rows of the clients and declarations changed since the last call into b (a removal
+ * deletes both keys). Sequencer thread (or a tool rebuilding the rows). */
+struct store_batch;
+void access_batch_put_rows(struct ledger_state *st, struct store_batch *b);
+
+/* Reads for HTTP threads (any thread, RocksDB rows only):
+ * access_store_client: LEDGER_ERR_OK with *out, CLIENT_NOT_FOUND, DECODE (bad row) or IO.
+ * access_store_rights: LEDGER_ERR_OK with *rights (non-zero), THIRD_PARTY_NOT_DECLARED, DECODE or IO. */
+struct store;
+enum ledger_err access_store_client(struct store *s, const char *client_id, struct client *out);
+enum ledger_err access_store_rights(struct store *s, const char *tp, const struct ledger_id *account,
+                                    uint8_t *rights);
+
 #endif
