@@ -764,23 +764,6 @@ void card_reply_unavailable(struct request *r, enum ledger_err err)
 
 /* ---- reads (RocksDB projection rows) ---------------------------------------------------------- */
 
-static bool query_u64(struct request *r, const char *name, uint64_t dflt, uint64_t max, uint64_t *out)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    *out = dflt;
-    if (v == NULL || v[0] == '\0')
-        return true;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || v[0] == '-' || n > max) {
-        reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, name, NULL);
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
 /* OK, NOT_FOUND or IO. */
 static enum ledger_err load_card(struct request *r, const struct ledger_id *id, struct card *out)
 {
@@ -821,7 +804,7 @@ static void read_account_cards(struct request *r)
     uint64_t limit;
     if (cursor != NULL && cursor[0] != '\0' && !ledger_id_parse(cursor, strlen(cursor), &after))
         return reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, "cursor", NULL);
-    if (!query_u64(r, "limit", 100, API_CARDS_PAGE_MAX, &limit))
+    if (!api_query_u64(r, "limit", 100, 0, API_CARDS_PAGE_MAX, &limit))
         return;
     char *val = NULL;
     size_t vlen = 0;
@@ -863,8 +846,8 @@ static void read_account_cards(struct request *r)
 static void read_card_auths(struct request *r)
 {
     uint64_t limit, after;
-    if (!query_u64(r, "limit", 100, API_CARDS_PAGE_MAX, &limit) ||
-        !query_u64(r, "after_seq", 0, UINT64_MAX - 1, &after))
+    if (!api_query_u64(r, "limit", 100, 0, API_CARDS_PAGE_MAX, &limit) ||
+        !api_query_u64(r, "after_seq", 0, 0, UINT64_MAX - 1, &after))
         return;
     struct card card;
     enum ledger_err err = load_card(r, &r->path_id, &card);

@@ -109,6 +109,8 @@ void route_write(struct request *r);                  /* builds r->cmd or sets r
  * set (status, code, field) on bad input. Also the entry point of the JSON fuzz target. */
 bool route_parse(struct request *r);
 void route_read(struct request *r);                   /* sets r->reply */
+/* An unsigned query argument in [min, max] (dflt when absent); false with a 422 reply otherwise. */
+bool api_query_u64(struct request *r, const char *name, uint64_t dflt, uint64_t min, uint64_t max, uint64_t *out);
 size_t route_render(const struct cmd *c, int *status, char *out, size_t cap);
 void reply_rendered(struct request *r);              /* the response of a completed write */
 void reply_error(struct reply *rep, enum ledger_err err, const char *field, const char *message);

@@ -159,25 +159,6 @@ static const char *query_arg(struct request *r, const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-/* An unsigned argument in [min, max] (dflt when absent); false with r->reply set otherwise. */
-static bool query_u64(struct request *r, const char *name, uint64_t dflt, uint64_t min, uint64_t max,
-                      uint64_t *out)
-{
-    const char *v = query_arg(r, name);
-    *out = dflt;
-    if (v == NULL)
-        return true;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || v[0] < '0' || v[0] > '9' || n < min || n > max) {
-        reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, name, NULL);
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
 /* An RFC 3339 argument (dflt when absent); false with r->reply set when it does not parse. */
 static bool query_time(struct request *r, const char *name, int64_t dflt, int64_t *out)
 {
@@ -195,7 +176,7 @@ static bool query_time(struct request *r, const char *name, int64_t dflt, int64_
 static bool wait_min_seq(struct request *r)
 {
     uint64_t min_seq;
-    if (!query_u64(r, "min_seq", 0, 0, UINT64_MAX, &min_seq))
+    if (!api_query_u64(r, "min_seq", 0, 0, UINT64_MAX, &min_seq))
         return false;
     if (min_seq == 0)
         return true;
@@ -265,7 +246,7 @@ struct page_args {
 
 static bool page_args_parse(struct request *r, size_t klen, struct page_args *pa)
 {
-    if (!query_u64(r, "limit", API_OPERATIONS_PAGE_DEFAULT, 1, API_OPERATIONS_PAGE_MAX, &pa->limit))
+    if (!api_query_u64(r, "limit", API_OPERATIONS_PAGE_DEFAULT, 1, API_OPERATIONS_PAGE_MAX, &pa->limit))
         return false;
     const char *cursor = query_arg(r, "cursor");
     pa->has_cursor = cursor != NULL;

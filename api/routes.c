@@ -489,8 +489,9 @@ void reply_rendered(struct request *r)
 
 /* ---- reads ------------------------------------------------------------------------------------ */
 
-/* Reads an unsigned query argument; false (reply set) when present but not a number <= max. */
-static bool query_u64(struct request *r, const char *name, uint64_t dflt, uint64_t max, uint64_t *out)
+/* An unsigned query argument in [min, max] (dflt when absent or empty); false with r->reply set
+ * (422 FIELD_INVALID naming it) otherwise. */
+bool api_query_u64(struct request *r, const char *name, uint64_t dflt, uint64_t min, uint64_t max, uint64_t *out)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     *out = dflt;
@@ -499,7 +500,7 @@ static bool query_u64(struct request *r, const char *name, uint64_t dflt, uint64
     char *end = NULL;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || v[0] == '-' || n > max) {
+    if (errno != 0 || *end != '\0' || v[0] < '0' || v[0] > '9' || n < min || n > max) {
         reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, name, NULL);
         return false;
     }
@@ -552,7 +553,7 @@ static void read_accounts(struct request *r)
         return reply_error(&r->reply, LEDGER_ERR_FIELD_TOO_LONG, "holder_id", NULL);
     if (cursor != NULL && cursor[0] != '\0' && !ledger_id_parse(cursor, strlen(cursor), &after))
         return reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, "cursor", NULL);
-    if (!query_u64(r, "limit", 100, LEDGER_ACCOUNTS_PAGE_MAX, &limit))
+    if (!api_query_u64(r, "limit", 100, 0, LEDGER_ACCOUNTS_PAGE_MAX, &limit))
         return;
     uint8_t prefix[LEDGER_HOLDER_ID_MAX + 17];
     size_t plen = holder_key(holder, NULL, prefix, sizeof prefix);
@@ -604,8 +605,8 @@ static void read_transfer(struct request *r)
 static void read_events(struct request *r)
 {
     uint64_t after, limit;
-    if (!query_u64(r, "after_seq", 0, UINT64_MAX - 1, &after) ||
-        !query_u64(r, "limit", 100, LEDGER_EVENTS_PAGE_MAX, &limit))
+    if (!api_query_u64(r, "after_seq", 0, 0, UINT64_MAX - 1, &after) ||
+        !api_query_u64(r, "limit", 100, 0, LEDGER_EVENTS_PAGE_MAX, &limit))
         return;
     char *buf = NULL;
     size_t blen = 0;
