@@ -45,7 +45,18 @@ struct catchup {
     size_t index_cap;
     struct hold *holds; /* open holds by hold id, linear probing */
     size_t holds_cap, holds_count;
+    /* the period of the last booking: consecutive events almost always share it, and computing
+     * one costs a localtime and two mktime calls */
+    int64_t period_start, period_end;
+    char period_label[LEDGER_PERIOD_LABEL_MAX + 1];
 };
+
+static const char *period_label_of(struct catchup *c, int64_t ts_ns)
+{
+    if (ts_ns < c->period_start || ts_ns >= c->period_end)
+        statement_period_of(ts_ns, c->kind, &c->period_start, &c->period_end, c->period_label);
+    return c->period_label;
+}
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
@@ -326,8 +337,7 @@ static enum ledger_err book(struct catchup *c, const struct event *ev, const str
     if (cp != NULL)
         memcpy(op.counterparty_iban, cp->iban, sizeof op.counterparty_iban);
     snprintf(op.reference, sizeof op.reference, "%s", l->reference);
-    int64_t start, end;
-    statement_period_of(ev->ts_ns, c->kind, &start, &end, op.period);
+    memcpy(op.period, period_label_of(c, ev->ts_ns), sizeof op.period);
     uint8_t key[OPERATION_KEY_BYTES];
     operation_key(l->account, ev->ts_ns, ev->seq, l->leg, key);
     put_row(b, STORE_CF_PROJ_OPS, key, sizeof key, &op, sizeof op);

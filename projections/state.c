@@ -50,6 +50,7 @@ struct ledger_state {
     struct undo_entry *undo;
     size_t undo_len, undo_cap;
     struct card_book *cards;
+    struct access_book *access; /* clients and third parties (access.c) */
     struct account **dirty;
     uint8_t *dirty_bits;
     size_t dirty_len, dirty_cap;
@@ -105,6 +106,7 @@ struct ledger_state *ledger_state_new(void)
     st->transfers_cap = INDEX_INITIAL;
     st->transfers = xcalloc(st->transfers_cap, sizeof *st->transfers);
     st->cards = card_book_new();
+    st->access = access_book_new();
     st->ops_cap = INDEX_INITIAL;
     st->ops = xcalloc(st->ops_cap, sizeof *st->ops);
     return st;
@@ -113,6 +115,11 @@ struct ledger_state *ledger_state_new(void)
 struct card_book *ledger_state_card_book(struct ledger_state *st)
 {
     return st->cards;
+}
+
+struct access_book *ledger_state_access_book(struct ledger_state *st)
+{
+    return st->access;
 }
 
 void ledger_state_free(struct ledger_state *st)
@@ -129,6 +136,7 @@ void ledger_state_free(struct ledger_state *st)
     free(st->dirty);
     free(st->dirty_bits);
     card_book_free(st->cards);
+    access_book_free(st->access);
     free(st);
 }
 
@@ -514,6 +522,10 @@ enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *
     case EVENT_ACCOUNT_UNBLOCKED:
     case EVENT_ACCOUNT_CLOSED: return apply_account_change(st, ev);
     case EVENT_TRANSFER_EXECUTED: return apply_transfer(st, ev);
+    case EVENT_CLIENT_REGISTERED:
+    case EVENT_CLIENT_REVOKED:
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: return access_apply(st, ev); /* access.c */
     default: break;
     }
     /* a card event: its operation id must be new before anything changes */

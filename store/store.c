@@ -37,6 +37,7 @@ struct store {
     struct store_head head;
     struct ledger_id ledger_id;
     bool read_only;
+    bool bulk; /* rebuild: vector memtables for projections, their async writes skip the WAL */
     unsigned fail_after;
 };
 
@@ -111,11 +112,18 @@ static void store_options_init(struct store *st)
      * skiplist search through every older version. */
     rocksdb_options_set_prefix_extractor(st->cf_opts[STORE_CF_PROJ_BALANCES],
                                          rocksdb_slicetransform_create_fixed_prefix(16));
-    rocksdb_options_set_hash_skip_list_rep(st->cf_opts[STORE_CF_PROJ_BALANCES], 1 << 20, 4, 4);
+    if (!st->bulk)
+        rocksdb_options_set_hash_skip_list_rep(st->cf_opts[STORE_CF_PROJ_BALANCES], 1 << 20, 4, 4);
+    /* A rebuild writes projection rows that nothing reads until it is done: a vector memtable
+     * appends (sorted once, at flush) instead of searching a skiplist for every row. */
+    for (int i = STORE_CF_PROJ_ACCOUNTS; st->bulk && i < STORE_CF_COUNT; i++)
+        if (i != STORE_CF_CREDENTIALS)
+            rocksdb_options_set_memtable_vector_rep(st->cf_opts[i]);
     st->wo_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st->wo_sync, 1);
     st->wo_async = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st->wo_async, 0);
+    rocksdb_writeoptions_disable_WAL(st->wo_async, st->bulk); /* bulk: made durable by store_flush() */
     st->ro = rocksdb_readoptions_create();
 }
 
@@ -264,11 +272,12 @@ static bool store_check_head(struct store *st, char *err, size_t err_cap)
     return true;
 }
 
-struct store *store_open(const char *dir, bool read_only, char *err, size_t err_cap)
+static struct store *store_open_mode(const char *dir, bool read_only, bool bulk, char *err, size_t err_cap)
 {
     struct store *st = calloc(1, sizeof *st);
     LEDGER_ASSERT(st != NULL);
     st->read_only = read_only;
+    st->bulk = bulk;
     if (!read_only)
         mkdir(dir, 0750);
     store_options_init(st);
@@ -278,6 +287,31 @@ struct store *store_open(const char *dir, bool read_only, char *err, size_t err_
         return NULL;
     }
     return st;
+}
+
+struct store *store_open(const char *dir, bool read_only, char *err, size_t err_cap)
+{
+    return store_open_mode(dir, read_only, false, err, err_cap);
+}
+
+struct store *store_open_bulk(const char *dir, char *err, size_t err_cap)
+{
+    return store_open_mode(dir, false, true, err, err_cap);
+}
+
+void store_flush(struct store *st)
+{
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        char *errptr = NULL;
+        rocksdb_flush_cf(st->db, fo, st->cf[i], &errptr);
+        if (rocks_failed(&errptr, "flush", NULL, 0)) {
+            fprintf(stderr, "ledgerd: FATAL: cannot flush rebuilt rows; check the disk and rebuild again\n");
+            abort();
+        }
+    }
+    rocksdb_flushoptions_destroy(fo);
 }
 
 void store_close(struct store *st)
@@ -541,24 +575,21 @@ void store_commit_async(struct store *st, struct store_batch *b)
     }
 }
 
+/* Drops the family and creates it again, empty: instant, whatever it held. */
 void store_cf_clear(struct store *st, enum store_cf cf)
 {
-    LEDGER_ASSERT(!st->read_only && cf < STORE_CF_COUNT);
-    struct store_batch *b = store_batch_new(st);
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
-    size_t n = 0;
-    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-        size_t klen;
-        const char *k = rocksdb_iter_key(it, &klen);
-        rocksdb_writebatch_delete_cf(b->wb, st->cf[cf], k, klen);
-        if (++n % 65536 == 0) {
-            store_commit_async(st, b);
-            store_batch_clear(b);
-        }
+    LEDGER_ASSERT(!st->read_only && cf < STORE_CF_COUNT && !st->cf_missing[cf]);
+    char *errptr = NULL;
+    rocksdb_drop_column_family(st->db, st->cf[cf], &errptr);
+    if (!rocks_failed(&errptr, "drop column family", NULL, 0)) {
+        rocksdb_column_family_handle_destroy(st->cf[cf]);
+        st->cf[cf] = rocksdb_create_column_family(st->db, st->cf_opts[cf], cf_names[cf], &errptr);
     }
-    rocksdb_iter_destroy(it);
-    store_commit_async(st, b);
-    store_batch_free(b);
+    if (rocks_failed(&errptr, "create column family", NULL, 0)) {
+        fprintf(stderr, "ledgerd: FATAL: cannot recreate column family %s; restore the data directory\n",
+                cf_names[cf]);
+        abort();
+    }
 }
 
 bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, const void *key,

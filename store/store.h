@@ -67,6 +67,11 @@ struct store_head {
  * version, the chain head in meta equals the last event key and that event's hash, and the
  * head event's own hash verifies. On failure returns NULL and writes a one-line reason to err. */
 struct store *store_open(const char *dir, bool read_only, char *err, size_t err_cap);
+/* For ledgerctl rebuild on a stopped ledger: projection families use append-only memtables and
+ * store_commit_async() skips the WAL; the caller makes the result durable with store_flush(). */
+struct store *store_open_bulk(const char *dir, char *err, size_t err_cap);
+/* Flushes every memtable to disk and waits (ends a bulk load). Aborts on failure. */
+void store_flush(struct store *st);
 /* Flushes nothing (every commit is already durable) and releases the handle. NULL is fine. */
 void store_close(struct store *st);
 
@@ -96,7 +101,7 @@ void store_batch_delete(struct store_batch *b, enum store_cf cf, const void *key
 /* Writes a batch of derived rows atomically WITHOUT fsync and without touching the chain head
  * (projections: rebuildable from the log). Aborts the process on a write error. */
 void store_commit_async(struct store *st, struct store_batch *b);
-/* Drops every key of cf (rebuild). Writer only; the store must not be read-only. */
+/* Empties cf at once (drops and recreates the family; rebuild). Writer only, not read-only. */
 void store_cf_clear(struct store *st, enum store_cf cf);
 
 /* Test hook: make the Nth next commit fail as if the disk had (0 = never). */

@@ -5,6 +5,7 @@
  *   ledgerctl replay --data DIR [--from SEQ] [--account ID] [--type NAME] [--from-time T] [--to-time T]
  *   ledgerctl rebuild --data DIR [--projection balances|operations|all] [--statement-period P]
  *                     [--statement-tz ZONE]
+ *   ledgerctl client add|list|revoke --data DIR ...; ledgerctl keys rotate --data DIR (clients.c)
  *   ledgerctl bench transfers|http|verify ...   (see ledgerctl bench --help)
  *   ledgerctl bench reads --url HOST:PORT [--rate R] [--seconds S]
  *   ledgerctl bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N]
@@ -50,6 +51,12 @@ static void usage(FILE *f)
                "                                             rebuilds projections of a stopped ledger from its log\n"
                "    (verify and rebuild take --statement-period daily|weekly|monthly and --statement-tz ZONE:\n"
                "     the values ledgerd runs with; defaults monthly, Europe/Paris)\n"
+               "  client add --data DIR --name NAME --role ROLE [--third-party ID]\n"
+               "                                             registers an API client on a stopped ledger; prints\n"
+               "                                             {client_id, client_secret} once\n"
+               "  client list --data DIR                     the clients (never their secrets)\n"
+               "  client revoke --data DIR --client ID       revokes a client (stopped ledger)\n"
+               "  keys rotate --data DIR                     new token-signing key in DIR/jwt-keys\n"
                "  bench reads --url HOST:PORT [--rate R] [--seconds S]\n"
                "                                             operations pages and balance-at lookups\n"
                "  bench transfers|http|verify [options]      benchmarks (ledgerctl bench --help)\n"
@@ -69,6 +76,10 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 2, argv + 2);
     if (strcmp(argv[1], "rebuild") == 0)
         return cmd_rebuild(argc - 2, argv + 2);
+    if (strcmp(argv[1], "client") == 0)
+        return cmd_client(argc - 2, argv + 2);
+    if (strcmp(argv[1], "keys") == 0)
+        return cmd_keys(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0 && argc >= 3 && strcmp(argv[2], "cards") == 0)
         return cmd_bench_cards(argc - 3, argv + 3);
     if (strcmp(argv[1], "bench") == 0)

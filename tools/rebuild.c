@@ -103,7 +103,7 @@ int tool_catchup_build(struct store *src, struct store *dst, enum period_kind ki
         status = 1;
     store_iter_free(it);
     catchup_flush(c, b, last);
-    store_commit(dst, b); /* sync: the previous asynchronous batches are durable with it */
+    store_commit_async(dst, b); /* made durable by the caller (store_flush, or a store it throws away) */
     store_batch_free(b);
     catchup_free(c);
     tool_progress_show(pr, n, true);
@@ -239,7 +239,7 @@ static struct store *open_for_rebuild(const char *dir)
         fprintf(stderr, "ledgerctl rebuild: %s holds no ledger\n", dir);
         return NULL;
     }
-    struct store *st = store_open(dir, false, err, sizeof err);
+    struct store *st = store_open_bulk(dir, err, sizeof err);
     if (st != NULL)
         return st;
     if (strstr(err, "lock") != NULL || strstr(err, "LOCK") != NULL)
@@ -273,6 +273,7 @@ int cmd_rebuild(int argc, char **argv)
         status |= rebuild_balances(st);
     if (ops && status == 0)
         status |= rebuild_operations(st, kind);
+    store_flush(st); /* the bulk writes skipped the WAL: durable from here */
     store_close(st);
     return status;
 }

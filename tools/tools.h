@@ -17,6 +17,8 @@ int cmd_replay(int argc, char **argv);
 int cmd_rebuild(int argc, char **argv); /* ledgerctl rebuild (rebuild.c) */
 int cmd_bench(int argc, char **argv);
 int cmd_bench_cards(int argc, char **argv); /* ledgerctl bench cards (bench_cards.c) */
+int cmd_client(int argc, char **argv);      /* ledgerctl client add|list|revoke (clients.c) */
+int cmd_keys(int argc, char **argv);        /* ledgerctl keys rotate (clients.c) */
 
 /* Returns the value of --name in argv (or NULL); sets *bad on a flag without its value. */
 const char *tool_flag(int argc, char **argv, const char *name, bool *bad);
