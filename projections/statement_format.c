@@ -108,15 +108,17 @@ static void format_utc_ns(int64_t ts_ns, char out[TIME_TEXT_MAX])
     LEDGER_ASSERT(n > 0 && n < TIME_TEXT_MAX);
 }
 
-/* The local date of an instant, "2026-11-21". */
+/* The local date of an instant, "2026-11-21": the label of its daily period. Each thread keeps the
+ * day it rendered last (a page of operations rarely crosses midnight), so localtime_r, which takes
+ * glibc's time-zone lock, runs once per day instead of once per row. */
 static void format_local_date(int64_t ts_ns, char out[DATE_TEXT_MAX])
 {
-    long frac;
-    time_t sec = split_ns(ts_ns, &frac);
-    struct tm tm;
-    LEDGER_ASSERT(localtime_r(&sec, &tm) != NULL);
-    int n = snprintf(out, DATE_TEXT_MAX, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    LEDGER_ASSERT(n > 0 && n < DATE_TEXT_MAX);
+    static _Thread_local int64_t day_start, day_end;
+    static _Thread_local char day_text[LEDGER_PERIOD_LABEL_MAX + 1];
+    if (ts_ns < day_start || ts_ns >= day_end || day_text[0] == '\0')
+        statement_period_of(ts_ns, PERIOD_DAILY, &day_start, &day_end, day_text);
+    LEDGER_ASSERT(strlen(day_text) < DATE_TEXT_MAX);
+    memcpy(out, day_text, strlen(day_text) + 1);
 }
 
 /* Local midnight starting the date in *date (year, month, day; the day may be out of range and is
