@@ -217,6 +217,11 @@ static int daemon_start_core(struct daemon *d, const struct config *cfg, char *e
         fprintf(stderr, "ledgerd: cannot open data directory %s: %s\n", cfg->data, err);
         return 1;
     }
+    if (!statement_config_check(d->st, true, cfg->statement_period, cfg->statement_tz, err, err_cap)) {
+        fprintf(stderr, "ledgerd: %s\n", err);
+        store_close(d->st);
+        return 1;
+    }
     struct store_head head = store_head(d->st);
     d->ob = outbox_start(d->st, cfg->nats, head.seq, err, err_cap);
     if (d->ob == NULL) {

@@ -654,3 +654,33 @@ void projector_stop(struct projector *p)
     pthread_cond_destroy(&p->progress);
     free(p);
 }
+
+/* ---- the ledger's statement configuration ----------------------------------------------------- */
+
+bool statement_config_load(struct store *st, enum period_kind *kind, char *zone, size_t zone_cap)
+{
+    char period[16];
+    return store_meta_get_str(st, "statement_period", period, sizeof period) &&
+           store_meta_get_str(st, "statement_tz", zone, zone_cap) && period_kind_parse(period, kind);
+}
+
+bool statement_config_check(struct store *st, bool create, enum period_kind kind, const char *zone, char *err,
+                            size_t err_cap)
+{
+    enum period_kind stored_kind;
+    char stored_zone[LEDGER_TIME_ZONE_MAX + 1];
+    if (!statement_config_load(st, &stored_kind, stored_zone, sizeof stored_zone)) {
+        if (create) {
+            store_meta_put_str(st, "statement_tz", zone);
+            store_meta_put_str(st, "statement_period", period_kind_name(kind));
+        }
+        return true;
+    }
+    if (stored_kind == kind && strcmp(stored_zone, zone) == 0)
+        return true;
+    snprintf(err, err_cap,
+             "this ledger's statement periods are %s in %s (set when it was created); run with "
+             "--statement-period %s --statement-tz %s",
+             period_kind_name(stored_kind), stored_zone, period_kind_name(stored_kind), stored_zone);
+    return false;
+}

@@ -362,6 +362,14 @@ void operation_key(const struct ledger_id *account, int64_t ts_ns, uint64_t seq,
                    uint8_t out[OPERATION_KEY_BYTES]);
 /* proj_pending value: hold id (16) + held (8 BE) + merchant name (the rest, no NUL). */
 
+/* The statement configuration is a property of the ledger, not of a process: the first ledgerd to
+ * run writes it to meta ("statement_period", "statement_tz"). statement_config_check() returns true
+ * when kind/zone agree with it (writing them when create and absent); false with a message in err
+ * naming the stored values otherwise. statement_config_load() reads them (false when absent). */
+bool statement_config_check(struct store *st, bool create, enum period_kind kind, const char *zone, char *err,
+                            size_t err_cap);
+bool statement_config_load(struct store *st, enum period_kind *kind, char *zone, size_t zone_cap);
+
 /* Statement periods: the time of the first event (0 for an empty log) and the end of the last
  * sealed period (0 when none was sealed yet). */
 int64_t ledger_state_first_ts(const struct ledger_state *st);

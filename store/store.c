@@ -619,3 +619,23 @@ struct store_iter *store_iter_from(struct store *st, enum store_cf cf, const voi
     rocksdb_iter_seek(it->it, from, flen);
     return it;
 }
+
+bool store_meta_get_str(struct store *st, const char *key, char *out, size_t cap)
+{
+    char *val = NULL;
+    size_t vlen = 0;
+    if (store_get(st, STORE_CF_META, key, strlen(key), &val, &vlen) != LEDGER_ERR_OK)
+        return false;
+    bool ok = vlen < cap;
+    if (ok) {
+        memcpy(out, val, vlen);
+        out[vlen] = '\0';
+    }
+    free(val);
+    return ok;
+}
+
+void store_meta_put_str(struct store *st, const char *key, const char *value)
+{
+    meta_put_sync(st, key, value, strlen(value));
+}

@@ -139,6 +139,10 @@ void store_iter_free(struct store_iter *it);
 /* Writes a u64 meta value without sync (advisory values such as the outbox watermark). */
 void store_meta_put_u64(struct store *st, const char *key, uint64_t value);
 bool store_meta_get_u64(struct store *st, const char *key, uint64_t *value);
+/* A short string in meta (NUL-terminated into out, cap bytes); false when absent or too long. */
+bool store_meta_get_str(struct store *st, const char *key, char *out, size_t cap);
+/* Writes a string to meta with sync=true (configuration that must survive a crash). */
+void store_meta_put_str(struct store *st, const char *key, const char *value);
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 void store_u64_be(uint64_t v, uint8_t out[8]);

@@ -71,6 +71,28 @@ bool tool_statement_config(int argc, char **argv, enum period_kind *kind, bool *
     return true;
 }
 
+/* After the store is open: the ledger's own statement configuration wins. Flags that contradict it
+ * are an error; without flags the stored values are adopted (TZ set before any local time is used). */
+bool tool_statement_adopt(int argc, char **argv, struct store *st, enum period_kind *kind)
+{
+    bool bad = false;
+    bool given = tool_flag(argc, argv, "--statement-period", &bad) != NULL ||
+                 tool_flag(argc, argv, "--statement-tz", &bad) != NULL;
+    enum period_kind stored;
+    char zone[LEDGER_TIME_ZONE_MAX + 1], err[512];
+    if (!statement_config_load(st, &stored, zone, sizeof zone))
+        return true; /* a ledger from before the setting was kept: the flags (or defaults) stand */
+    const char *current = getenv("TZ");
+    if (given && !statement_config_check(st, false, *kind, current ? current : "", err, sizeof err)) {
+        fprintf(stderr, "ledgerctl: %s\n", err);
+        return false;
+    }
+    *kind = stored;
+    setenv("TZ", zone, 1);
+    tzset();
+    return true;
+}
+
 /* ---- the catch-up projection ------------------------------------------------------------------ */
 
 int tool_catchup_build(struct store *src, struct store *dst, enum period_kind kind, uint64_t upto,
@@ -268,6 +290,10 @@ int cmd_rebuild(int argc, char **argv)
     struct store *st = open_for_rebuild(dir);
     if (st == NULL)
         return 1;
+    if (!tool_statement_adopt(argc, argv, st, &kind)) {
+        store_close(st);
+        return 2;
+    }
     int status = 0;
     if (bal)
         status |= rebuild_balances(st);

@@ -47,4 +47,8 @@ bool tool_statement_config(int argc, char **argv, enum period_kind *kind, bool *
 int tool_catchup_build(struct store *src, struct store *dst, enum period_kind kind, uint64_t upto,
                        struct tool_progress *pr, uint64_t *events);
 
+struct store;
+/* After opening: adopt the ledger's stored statement configuration (false: flags contradict it). */
+bool tool_statement_adopt(int argc, char **argv, struct store *st, enum period_kind *kind);
+
 #endif

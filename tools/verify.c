@@ -220,6 +220,10 @@ int cmd_verify(int argc, char **argv)
         printf("verify: FAIL: cannot open %s: %s\n", dir, err);
         return 1;
     }
+    if (!tool_statement_adopt(argc, argv, st, &kind)) {
+        store_close(st);
+        return 2;
+    }
     struct ledger_state *state = ledger_state_new();
     uint64_t bad = 0, rows = 0;
     double t0 = tool_now_s();
