@@ -291,7 +291,9 @@ static void read_posted(struct request *r, const struct page_args *pa)
         size_t len = operation_row_decode(v, vl, &op) ? operation_render_json(&op, json, sizeof json) : 0;
         if (len == 0)
             continue; /* a row that does not decode is verify's to report; the page goes on */
-        fprintf(f, "%s%.*s", n ? "," : "", (int)len, json);
+        if (n > 0)
+            fputc(',', f);
+        fwrite(json, 1, len, f);
         memcpy(last, k, sizeof last);
         n++;
     }

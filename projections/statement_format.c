@@ -96,16 +96,40 @@ static time_t split_ns(int64_t ts_ns, long *frac_ns)
     return (time_t)sec;
 }
 
+/* Writes v (>= 0) as exactly width decimal digits, zero-padded; returns the end. */
+static char *digits(char *p, long v, int width)
+{
+    for (int d = width - 1; d >= 0; d--, v /= 10)
+        p[d] = (char)('0' + v % 10);
+    return p + width;
+}
+
 /* "2026-11-21T05:27:51.843369037Z" */
 static void format_utc_ns(int64_t ts_ns, char out[TIME_TEXT_MAX])
 {
     long frac;
     time_t sec = split_ns(ts_ns, &frac);
     struct tm tm;
-    LEDGER_ASSERT(gmtime_r(&sec, &tm) != NULL);
-    int n = snprintf(out, TIME_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    LEDGER_ASSERT(n > 0 && n < TIME_TEXT_MAX);
+    LEDGER_ASSERT(gmtime_r(&sec, &tm) != NULL && tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999);
+    /* "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ", digit by digit (no printf on the hot read path) */
+    char *p = out;
+    p = digits(p, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = digits(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = digits(p, tm.tm_sec, 2);
+    *p++ = '.';
+    p = digits(p, frac, 9);
+    *p++ = 'Z';
+    *p = '\0';
+    size_t n = (size_t)(p - out);
+    LEDGER_ASSERT(n < TIME_TEXT_MAX);
 }
 
 /* The local date of an instant, "2026-11-21": the label of its daily period. Each thread keeps the
@@ -197,6 +221,28 @@ static void put_mem(struct sbuf *b, const char *s, size_t n)
 static void put(struct sbuf *b, const char *s)
 {
     put_mem(b, s, strlen(s));
+}
+
+/* Decimal integers without printf: pages of operations render tens of thousands of them a second. */
+static void put_u64(struct sbuf *b, uint64_t v)
+{
+    char t[20];
+    size_t n = sizeof t;
+    do {
+        t[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put_mem(b, t + n, sizeof t - n);
+}
+
+static void put_i64(struct sbuf *b, int64_t v)
+{
+    if (v < 0) {
+        put_mem(b, "-", 1);
+        put_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_u64(b, (uint64_t)v);
+    }
 }
 
 __attribute__((format(printf, 2, 3))) static void put_fmt(struct sbuf *b, const char *fmt, ...)
@@ -416,16 +462,21 @@ static void put_json_field_time(struct sbuf *b, const char *key, int64_t ts_ns)
 
 static void put_operation_json(struct sbuf *b, const struct operation *op)
 {
-    put_fmt(b, "{\"seq\":%llu", (unsigned long long)op->seq);
+    put(b, "{\"seq\":");
+    put_u64(b, op->seq);
     put_json_field_id(b, "account_id", &op->account_id);
-    put_fmt(b, ",\"direction\":\"%s\"", op_direction_name((enum op_direction)op->direction));
-    put_fmt(b, ",\"kind\":\"%s\"", op_kind_name((enum op_kind)op->kind));
-    put_fmt(b, ",\"amount\":%lld", (long long)op->amount);
+    put(b, ",\"direction\":\"");
+    put(b, op_direction_name((enum op_direction)op->direction));
+    put(b, "\",\"kind\":\"");
+    put(b, op_kind_name((enum op_kind)op->kind));
+    put(b, "\",\"amount\":");
+    put_i64(b, op->amount);
     put_json_field_str(b, "currency", op->currency, sizeof op->currency);
     put_json_field_time(b, "booked_at", op->booked_ns);
     put(b, ",\"value_date\":\"");
     put_date(b, op->value_ns);
-    put_fmt(b, "\",\"balance_after\":%lld", (long long)op->balance_after);
+    put(b, "\",\"balance_after\":");
+    put_i64(b, op->balance_after);
     put_json_field_id(b, "operation_id", &op->operation_id);
     put_json_field_id(b, "counterparty_account_id", &op->counterparty_account_id);
     put_json_field_str(b, "counterparty_iban", op->counterparty_iban, sizeof op->counterparty_iban);
