@@ -46,6 +46,10 @@ enum cmd_type {
     CMD_CARD_REFUND,
     CMD_EXPIRE_HOLDS, /* submitted by the scheduler: one card.hold_expired per lapsed hold */
     CMD_SEAL_PERIODS, /* submitted by the scheduler: one statement.period_closed per ended period */
+    CMD_CLIENT_REGISTER, /* access control (commands/decide_access.c): one event each */
+    CMD_CLIENT_REVOKE,
+    CMD_THIRD_PARTY_DECLARE,
+    CMD_THIRD_PARTY_REMOVE,
 };
 
 #define LEDGER_SEALS_PER_COMMAND_MAX 64
@@ -141,6 +145,28 @@ struct cmd_expire_holds {
     size_t expired; /* result: holds expired by this command */
 };
 
+/* ---- access control (commands/decide_access.c, docs/SECURITY.md) -------------------------------
+ * CMD_CLIENT_REGISTER carries the client's credential in cmd.rows (STORE_CF_CREDENTIALS, client id
+ * -> api/auth.h credential): the secret is never in the command's event. */
+struct cmd_client_register {
+    char client_id[LEDGER_CLIENT_ID_MAX + 1]; /* chosen at the edge ("cli_" + 24 hex) */
+    char name[LEDGER_CLIENT_NAME_MAX + 1];
+    uint8_t role;                             /* enum client_role */
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1]; /* role third_party only */
+};
+
+struct cmd_client_revoke {
+    char client_id[LEDGER_CLIENT_ID_MAX + 1];
+};
+
+struct cmd_third_party { /* declare (rights: the complete new set) and remove (rights ignored) */
+    struct ledger_id account_id;
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1];
+    uint8_t rights; /* enum tp_right bits */
+    /* result */
+    uint64_t seq;
+};
+
 struct cmd_open_account {
     struct ledger_id account_id; /* chosen at the edge (UUIDv7) */
     uint8_t kind;                /* enum account_kind */
@@ -204,6 +230,9 @@ struct cmd {
         struct cmd_card_refund card_refund;
         struct cmd_expire_holds expire;
         struct cmd_seal_periods seal;
+        struct cmd_client_register client_register;
+        struct cmd_client_revoke client_revoke;
+        struct cmd_third_party third_party;
     } u;
     /* idempotency: key = client id + 0x00 + Idempotency-Key; hash = SHA-256 of the request */
     bool has_idempotency;

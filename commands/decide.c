@@ -27,6 +27,8 @@ size_t decide_events_max(const struct cmd *c)
 {
     if (c->type == CMD_SEAL_PERIODS)
         return LEDGER_SEALS_PER_COMMAND_MAX;
+    if (c->type >= CMD_CLIENT_REGISTER)
+        return 1; /* access control: one event each */
     if (c->type >= CMD_CARD_ISSUE)
         return decide_card_events_max(c);
     if (c->type != CMD_TRANSFERS)
@@ -312,6 +314,10 @@ void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
     case CMD_CLOSE_ACCOUNT: decide_account_action(st, c, sink); break;
     case CMD_TRANSFERS: decide_transfers(st, c, sink); break;
     case CMD_SEAL_PERIODS: decide_seal_periods(st, c, sink); break;
+    case CMD_CLIENT_REGISTER:
+    case CMD_CLIENT_REVOKE:
+    case CMD_THIRD_PARTY_DECLARE:
+    case CMD_THIRD_PARTY_REMOVE: decide_access(st, c, sink); break; /* decide_access.c */
     default: decide_card(st, c, sink); break; /* decide_cards.c */
     }
     c->seq = sink->next_seq - 1;

@@ -21,4 +21,7 @@ void decide_seal_periods(struct ledger_state *st, struct cmd *c, struct event_si
 void decide_card(struct ledger_state *st, struct cmd *c, struct event_sink *sink);
 size_t decide_card_events_max(const struct cmd *c);
 
+/* decide_access.c: CMD_CLIENT_REGISTER, CMD_CLIENT_REVOKE, CMD_THIRD_PARTY_DECLARE and _REMOVE. */
+void decide_access(struct ledger_state *st, struct cmd *c, struct event_sink *sink);
+
 #endif

@@ -260,6 +260,7 @@ static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
         }
     }
     batch_put_card_rows(s);
+    access_batch_put_rows(s->state, s->cur->batch); /* clients, third parties (projections/access.c) */
     store_batch_set_head(s->cur->batch, &s->head);
 }
 
@@ -458,6 +459,8 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     ledger_state_take_dirty(s->state, &bits, &n);
     ledger_state_take_dirty_cards(s->state, &n);
     ledger_state_take_dirty_auths(s->state, &n);
+    ledger_state_take_dirty_clients(s->state, &n);
+    ledger_state_take_dirty_grants(s->state, &n);
     s->replay_events = s->head.seq;
     s->replay_seconds = (double)(mono_us() - t0) / 1e6;
     s->m.committed_seq = s->head.seq;

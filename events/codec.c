@@ -341,6 +341,11 @@ static bool utf8_valid(const unsigned char *s, size_t n)
     return true;
 }
 
+bool ledger_utf8_valid(const void *s, size_t n)
+{
+    return utf8_valid(s, n);
+}
+
 /* Copies a msgpack string into out (cap includes the NUL); rejects embedded NULs, invalid UTF-8
  * and overflow. */
 static bool get_str(const msgpack_object *o, char *out, size_t cap)

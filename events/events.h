@@ -418,6 +418,9 @@ bool client_role_parse(const char *text, enum client_role *out);
 /* One right: "view" "initiate_transfers" "manage_cards"; "unknown" for anything but one bit. */
 const char *tp_right_name(enum tp_right r);
 bool tp_right_parse(const char *text, enum tp_right *out);
+/* Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF): what the event decoder
+ * accepts in a string (codec.c). Pure. */
+bool ledger_utf8_valid(const void *s, size_t n);
 /* A client id or third party id: 1..max bytes of [A-Za-z0-9._-]. Pure. */
 bool access_id_valid(const char *text, size_t max);
 
