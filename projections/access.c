@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "projections/projections.h"
+#include "projections/internal.h"
 #include "store/store.h"
 
 #define INDEX_INITIAL 64
@@ -416,21 +416,13 @@ struct tp_grant **ledger_state_take_dirty_grants(struct ledger_state *st, size_t
 
 void client_row_encode(const struct client *c, uint8_t out[CLIENT_ROW_BYTES])
 {
-    uint32_t version = CLIENT_ROW_VERSION;
-    memcpy(out, &version, 4);
-    memcpy(out + 4, c, sizeof *c); /* clients are zeroed at creation: padding bytes are zero */
-    out[4 + offsetof(struct client, dirty)] = 0;
+    row_put(CLIENT_ROW_VERSION, c, sizeof *c, offsetof(struct client, dirty), out);
 }
 
 bool client_row_decode(const void *row, size_t len, struct client *out)
 {
-    uint32_t version;
-    if (len != CLIENT_ROW_BYTES)
+    if (!row_get(CLIENT_ROW_VERSION, row, len, out, sizeof *out))
         return false;
-    memcpy(&version, row, 4);
-    if (version != CLIENT_ROW_VERSION)
-        return false;
-    memcpy(out, (const uint8_t *)row + 4, sizeof *out);
     /* strings are terminated whatever the bytes say */
     out->id[sizeof out->id - 1] = out->name[sizeof out->name - 1] = '\0';
     out->third_party_id[sizeof out->third_party_id - 1] = '\0';

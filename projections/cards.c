@@ -921,40 +921,22 @@ const char *auth_state_name(enum auth_state s)
 
 void card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES])
 {
-    uint32_t version = CARD_ROW_VERSION;
-    memcpy(out, &version, 4);
-    memcpy(out + 4, c, sizeof *c); /* cards are zeroed at creation and filled field by field */
-    out[4 + offsetof(struct card, dirty)] = 0;
+    row_put(CARD_ROW_VERSION, c, sizeof *c, offsetof(struct card, dirty), out);
 }
 
 bool card_row_decode(const void *row, size_t len, struct card *out)
 {
-    uint32_t version;
-    if (len != CARD_ROW_BYTES)
-        return false;
-    memcpy(&version, row, 4);
-    if (version != CARD_ROW_VERSION)
-        return false;
-    memcpy(out, (const uint8_t *)row + 4, sizeof *out);
-    return out->state >= CARD_STATE_INACTIVE && out->state <= CARD_STATE_DESTROYED;
+    return row_get(CARD_ROW_VERSION, row, len, out, sizeof *out) && out->state >= CARD_STATE_INACTIVE &&
+           out->state <= CARD_STATE_DESTROYED;
 }
 
 void auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES])
 {
-    uint32_t version = AUTH_ROW_VERSION;
-    memcpy(out, &version, 4);
-    memcpy(out + 4, a, sizeof *a);
-    out[4 + offsetof(struct authorization, dirty)] = 0;
+    row_put(AUTH_ROW_VERSION, a, sizeof *a, offsetof(struct authorization, dirty), out);
 }
 
 bool auth_row_decode(const void *row, size_t len, struct authorization *out)
 {
-    uint32_t version;
-    if (len != AUTH_ROW_BYTES)
-        return false;
-    memcpy(&version, row, 4);
-    if (version != AUTH_ROW_VERSION)
-        return false;
-    memcpy(out, (const uint8_t *)row + 4, sizeof *out);
-    return out->state >= AUTH_STATE_PENDING && out->state <= AUTH_STATE_DECLINED;
+    return row_get(AUTH_ROW_VERSION, row, len, out, sizeof *out) && out->state >= AUTH_STATE_PENDING &&
+           out->state <= AUTH_STATE_DECLINED;
 }

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "projections/projections.h"
+#include "projections/internal.h"
 #include "store/store.h"
 
 #define ROW_VERSION 1u
@@ -80,23 +80,14 @@ static void put_row(struct store_batch *b, enum store_cf cf, const void *key, si
                     size_t vlen)
 {
     uint8_t row[4 + sizeof(struct statement) + sizeof(struct operation)];
-    uint32_t version = ROW_VERSION;
     LEDGER_ASSERT(vlen + 4 <= sizeof row);
-    memcpy(row, &version, 4);
-    memcpy(row + 4, value, vlen);
+    row_put(ROW_VERSION, value, vlen, ROW_NO_DIRTY, row);
     store_batch_put(b, cf, key, klen, row, vlen + 4);
 }
 
 static bool get_row(const void *row, size_t len, void *out, size_t size)
 {
-    uint32_t version;
-    if (len != size + 4)
-        return false;
-    memcpy(&version, row, 4);
-    if (version != ROW_VERSION)
-        return false;
-    memcpy(out, (const uint8_t *)row + 4, size);
-    return true;
+    return row_get(ROW_VERSION, row, len, out, size);
 }
 
 bool operation_row_decode(const void *row, size_t len, struct operation *out)

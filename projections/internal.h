@@ -17,4 +17,12 @@ struct card_book *ledger_state_card_book(struct ledger_state *st);
 /* state.c: marks an account changed by event seq (DIRTY_* bits), for its projection rows. */
 void ledger_state_mark_dirty(struct ledger_state *st, struct account *a, uint64_t seq, uint8_t bits);
 
+/* Versioned fixed-layout rows (state.c): a u32 version then the struct's bytes, with the byte at
+ * dirty_offset (the struct's dirty mark) written as 0. Structs are zeroed at creation, so padding
+ * is zero and equal states give equal rows. row_get: false unless len == 4 + size and the version
+ * matches; out is then a copy of the struct. */
+#define ROW_NO_DIRTY ((size_t)-1)
+void row_put(uint32_t version, const void *src, size_t size, size_t dirty_offset, uint8_t *out);
+bool row_get(uint32_t version, const void *row, size_t len, void *out, size_t size);
+
 #endif

@@ -626,24 +626,34 @@ void ledger_state_digest(struct ledger_state *st, uint8_t out[LEDGER_HASH_LEN])
 
 #define ACCOUNT_ROW_VERSION 1u
 
+void row_put(uint32_t version, const void *src, size_t size, size_t dirty_offset, uint8_t *out)
+{
+    memcpy(out, &version, 4);
+    memcpy(out + 4, src, size);
+    if (dirty_offset != ROW_NO_DIRTY)
+        out[4 + dirty_offset] = 0;
+}
+
+bool row_get(uint32_t version, const void *row, size_t len, void *out, size_t size)
+{
+    uint32_t stored;
+    if (len != 4 + size)
+        return false;
+    memcpy(&stored, row, 4);
+    if (stored != version)
+        return false;
+    memcpy(out, (const uint8_t *)row + 4, size);
+    return true;
+}
+
 void account_row_encode(const struct account *a, uint8_t out[ACCOUNT_ROW_BYTES])
 {
-    uint32_t version = ACCOUNT_ROW_VERSION;
-    memcpy(out, &version, 4);
-    memcpy(out + 4, a, sizeof *a); /* accounts are zeroed at creation: padding bytes are zero */
-    out[4 + offsetof(struct account, dirty)] = 0;
+    row_put(ACCOUNT_ROW_VERSION, a, sizeof *a, offsetof(struct account, dirty), out);
 }
 
 bool account_row_decode(const void *row, size_t len, struct account *out)
 {
-    uint32_t version;
-    if (len != ACCOUNT_ROW_BYTES)
-        return false;
-    memcpy(&version, row, 4);
-    if (version != ACCOUNT_ROW_VERSION)
-        return false;
-    memcpy(out, (const uint8_t *)row + 4, sizeof *out);
-    return true;
+    return row_get(ACCOUNT_ROW_VERSION, row, len, out, sizeof *out);
 }
 
 void balance_row_encode(const struct account *a, uint8_t out[BALANCE_ROW_BYTES])
