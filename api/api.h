@@ -18,6 +18,10 @@ struct sequencer;
 struct outbox;
 struct api_server;
 
+/* HTTPS: reads the PEM certificate (chain) and private key once; api_start() then serves TLS only.
+ * Process-wide; call before api_start(). false with a reason in err when a file cannot be read. */
+bool api_tls_configure(const char *cert_file, const char *key_file, char *err, size_t err_cap);
+
 /* Starts serving on listen ("HOST:PORT"; port 0 picks a free one, see api_port). The store,
  * sequencer and outbox (NULL allowed) must outlive the server. NULL + reason in err on failure. */
 struct api_server *api_start(const char *listen, struct store *st, struct sequencer *seq, struct outbox *ob,

@@ -38,6 +38,8 @@ struct config {
     int64_t clock_start_ns; /* manual clock; 0 = now */
     const char *statement_tz;
     enum period_kind statement_period;
+    const char *tls_cert; /* PEM files; both or neither (HTTPS only when set) */
+    const char *tls_key;
 };
 
 /* What each durable commit wakes: the outbox (publishes) and the catch-up projector. */
@@ -62,7 +64,9 @@ static void usage(FILE *f)
                "                           that moves only when set (POST /v1/admin/clock; tests, demos)\n"
                "  --clock-start RFC3339    where a manual clock starts (default: now)\n"
                "  --statement-tz ZONE      IANA time zone of statement periods (default Europe/Paris)\n"
-               "  --statement-period daily|weekly|monthly  statement period (default monthly)\n");
+               "  --statement-period daily|weekly|monthly  statement period (default monthly)\n"
+               "  --tls-cert FILE --tls-key FILE  serve HTTPS only, with this PEM certificate (chain) and\n"
+               "                           private key; env LEDGER_TLS_CERT, LEDGER_TLS_KEY\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -123,6 +127,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     cfg->clock_start_ns = 0;
     cfg->statement_tz = "Europe/Paris";
     cfg->statement_period = PERIOD_MONTHLY;
+    cfg->tls_cert = env_or("LEDGER_TLS_CERT", NULL);
+    cfg->tls_key = env_or("LEDGER_TLS_KEY", NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -144,6 +150,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             cfg->http = argv[++i];
         else if (strcmp(a, "--nats") == 0)
             cfg->nats = argv[++i];
+        else if (strcmp(a, "--tls-cert") == 0)
+            cfg->tls_cert = argv[++i];
+        else if (strcmp(a, "--tls-key") == 0)
+            cfg->tls_key = argv[++i];
         else if (strcmp(a, "--hold-expiry-days") == 0 || strcmp(a, "--preauth-expiry-days") == 0) {
             int days = parse_days(argv[++i]);
             if (days < 0) {
@@ -156,6 +166,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             fprintf(stderr, "ledgerd: unknown option %s\n", a);
             return -1;
         }
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        fprintf(stderr, "ledgerd: --tls-cert and --tls-key go together\n");
+        return -1;
     }
     if (cfg->clock_start_ns != 0 && cfg->clock_mode != BUSINESS_CLOCK_MANUAL) {
         fprintf(stderr, "ledgerd: --clock-start needs --clock manual\n");
@@ -247,6 +261,11 @@ static int daemon_start_core(struct daemon *d, const struct config *cfg, char *e
 static int daemon_start_edges(struct daemon *d, const struct config *cfg, char *err, size_t err_cap)
 {
     api_reads_configure(d->proj, d->clock, NULL);
+    if (cfg->tls_cert != NULL && !api_tls_configure(cfg->tls_cert, cfg->tls_key, err, err_cap)) {
+        fprintf(stderr, "ledgerd: tls: %s\n", err);
+        daemon_abort(d);
+        return 1;
+    }
     d->api = api_start(cfg->http, d->st, d->seq, d->ob, err, err_cap);
     if (d->api == NULL) {
         fprintf(stderr, "ledgerd: http: %s\n", err);

@@ -340,6 +340,45 @@ static bool parse_listen(const char *listen, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
 }
 
+/* ---- TLS ------------------------------------------------------------------------------------- */
+
+static char *tls_cert, *tls_key; /* PEM, read once before api_start (process-wide) */
+
+static char *read_pem(const char *path, char *err, size_t err_cap)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    if (f != NULL) {
+        buf = calloc(1, LEDGER_TLS_PEM_BYTES_MAX + 1);
+        LEDGER_ASSERT(buf != NULL);
+        len = fread(buf, 1, LEDGER_TLS_PEM_BYTES_MAX + 1, f);
+        fclose(f);
+    }
+    if (buf == NULL || len == 0 || len > LEDGER_TLS_PEM_BYTES_MAX || strstr(buf, "-----BEGIN ") == NULL) {
+        snprintf(err, err_cap, "cannot read a PEM file at %s (missing, empty, not PEM or over %u bytes)", path,
+                 (unsigned)LEDGER_TLS_PEM_BYTES_MAX);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+bool api_tls_configure(const char *cert_file, const char *key_file, char *err, size_t err_cap)
+{
+    char *cert = read_pem(cert_file, err, err_cap);
+    char *key = cert ? read_pem(key_file, err, err_cap) : NULL;
+    if (key == NULL) {
+        free(cert);
+        return false;
+    }
+    free(tls_cert);
+    free(tls_key);
+    tls_cert = cert;
+    tls_key = key;
+    return true;
+}
+
 struct api_server *api_start(const char *listen, struct store *st, struct sequencer *seq, struct outbox *ob,
                              char *err, size_t err_cap)
 {
@@ -354,14 +393,18 @@ struct api_server *api_start(const char *listen, struct store *st, struct sequen
     srv->seq = seq;
     srv->outbox = ob;
     srv->ready = true;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    bool tls = tls_cert != NULL;
+    /* the TLS options go last: with TLS off they are skipped by ending the list before them */
     srv->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL,
-        on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)LEDGER_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LEDGER_HTTP_CONNECTIONS_MAX,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LEDGER_HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)LEDGER_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)LEDGER_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LEDGER_HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        snprintf(err, err_cap, "cannot listen on %s (address in use or not permitted)", listen);
+        snprintf(err, err_cap, "cannot listen on %s (address in use or not permitted%s)", listen,
+                 tls ? ", or the TLS certificate and key do not match" : "");
         free(srv);
         return NULL;
     }

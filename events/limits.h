@@ -45,6 +45,7 @@
 #define LEDGER_HTTP_THREADS 2
 #define LEDGER_HTTP_CONNECTIONS_MAX 1024
 #define LEDGER_HTTP_CONNECTION_TIMEOUT_S 60
+#define LEDGER_TLS_PEM_BYTES_MAX (64u << 10) /* a certificate chain or key file */
 #define LEDGER_EVENTS_PAGE_MAX 1000      /* GET /v1/events?limit= */
 #define LEDGER_ACCOUNTS_PAGE_MAX 1000    /* GET /v1/accounts?holder_id= */
 

@@ -2,7 +2,7 @@
 # Installs exactly the Debian packages ledgerd needs that are missing (runs as root, or with sudo).
 set -euo pipefail
 pkgs=(build-essential pkg-config librocksdb-dev libnats-dev nats-server libmsgpack-dev libssl-dev
-      libmicrohttpd-dev libcriterion-dev libjansson-dev libcurl4-openssl-dev curl libxml2-dev)
+      libmicrohttpd-dev libcriterion-dev libjansson-dev libcurl4-openssl-dev curl openssl libxml2-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,9 +83,12 @@ bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, c
     snprintf(d->data, sizeof d->data, "%s", data);
     snprintf(d->nats, sizeof d->nats, "%s", nats);
     snprintf(d->log_path, sizeof d->log_path, "%s.log", data);
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && extra_args[i + 1] != NULL; i++)
+        if (strcmp(extra_args[i], "--tls-cert") == 0) /* speak https, trusting that certificate */
+            snprintf(d->ca_file, sizeof d->ca_file, "%s", extra_args[i + 1]);
     for (int attempt = 0; attempt < 3; attempt++) {
         d->port = free_port();
-        snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
+        snprintf(d->base, sizeof d->base, "%s://127.0.0.1:%d", d->ca_file[0] ? "https" : "http", d->port);
         char listen[64];
         snprintf(listen, sizeof listen, "127.0.0.1:%d", d->port);
         pid_t pid = fork();
@@ -198,6 +201,8 @@ bool http_do(const struct ledgerd *d, const char *method, const char *path, cons
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (d->ca_file[0] != '\0')
+        curl_easy_setopt(c, CURLOPT_CAINFO, d->ca_file); /* verify the server against the test's own CA */
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

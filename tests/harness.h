@@ -25,7 +25,8 @@ struct ledgerd {
     char data[256];
     char nats[128];
     char log_path[320];
-    char base[64]; /* "http://127.0.0.1:PORT" */
+    char base[64]; /* "http://127.0.0.1:PORT", or https:// when started with --tls-cert */
+    char ca_file[256]; /* the certificate to trust for https (set by ledgerd_start_args) */
 };
 
 /* Starts bin/ledgerd (env LEDGERD_BIN) on a free port with --data data --nats nats ("none" ok);
