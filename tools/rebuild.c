@@ -165,7 +165,8 @@ static int rebuild_operations(struct store *st, enum period_kind kind)
 static const enum store_cf inline_cfs[] = {STORE_CF_PROJ_ACCOUNTS, STORE_CF_PROJ_BALANCES,
                                            STORE_CF_PROJ_HOLDERS,  STORE_CF_PROJ_CARDS,
                                            STORE_CF_PROJ_ACCOUNT_CARDS, STORE_CF_PROJ_AUTHS,
-                                           STORE_CF_PROJ_CARD_AUTHS};
+                                           STORE_CF_PROJ_CARD_AUTHS, STORE_CF_PROJ_CLIENTS,
+                                           STORE_CF_PROJ_THIRD_PARTIES};
 
 /* Commits b asynchronously once it holds TOOL_REBUILD_BATCH_ROWS puts. */
 static void rows_maybe_commit(struct store *st, struct store_batch *b)
@@ -241,6 +242,7 @@ static int rebuild_balances(struct store *st)
     struct store_batch *b = store_batch_new(st);
     put_account_rows(st, b, state);
     put_card_rows(st, b, state);
+    access_batch_put_rows(state, b); /* clients and third-party grants: every one is new after replay */
     store_commit(st, b); /* sync */
     store_batch_free(b);
     double secs = tool_now_s() - pr.t0;
