@@ -391,8 +391,6 @@ struct ev_period_closed {
  * API clients (OAuth2 client credentials) with one role each, and third parties declared on
  * accounts with rights. A client's secret is never in an event: only a salted slow hash of it, in
  * the credentials column family, written with the client.registered event. */
-#define LEDGER_CLIENT_NAME_MAX 64
-#define LEDGER_THIRD_PARTY_ID_MAX 64
 
 enum client_role {
     ROLE_ADMIN = 1,
