@@ -53,6 +53,26 @@ enum route {
     ROUTE_ACCOUNT_STATEMENT_GET,
     ROUTE_STATEMENT_GET,
     ROUTE_ADMIN_CLOCK, /* GET and POST: served by reads.c, never submitted to the sequencer */
+    /* access control (api/access_routes.c; POST /oauth/token: api/server.c) */
+    ROUTE_OAUTH_TOKEN,
+    ROUTE_CLIENTS_CREATE, /* POST /v1/clients */
+    ROUTE_CLIENTS_LIST,   /* GET /v1/clients */
+    ROUTE_CLIENT_REVOKE,  /* POST /v1/clients/{client_id}/revoke (path_text = client id) */
+    ROUTE_TP_DECLARE,     /* POST /v1/accounts/{id}/third-parties */
+    ROUTE_TP_REMOVE,      /* DELETE /v1/accounts/{id}/third-parties/{tp} (path_text = tp) */
+    ROUTE_TP_ACCOUNTS,    /* GET /v1/third-parties/{tp}/accounts (path_text = tp) */
+    ROUTE_AUDIT,          /* GET /v1/audit?actor=&from=&to=&after_seq=&limit= */
+};
+
+/* Access-control routes served by api/access_routes.c. */
+#define ROUTE_IS_ACCESS(rt) ((rt) >= ROUTE_CLIENTS_CREATE && (rt) <= ROUTE_AUDIT)
+
+/* Who is calling: set from the bearer token and the client's row (re-read on every request). */
+struct principal {
+    bool authenticated;
+    char client_id[LEDGER_CLIENT_ID_MAX + 1];
+    uint8_t role; /* enum client_role */
+    char third_party_id[LEDGER_THIRD_PARTY_ID_MAX + 1]; /* "" unless role third_party */
 };
 
 /* Routes served by api/cards.c (writes and reads). */
@@ -101,7 +121,32 @@ struct request {
      * (the command carries only the ledger id derived from it; the answer echoes the text) */
     char auth_id[LEDGER_AUTH_ID_MAX + 1];
     char op_id[LEDGER_AUTH_ID_MAX + 1];
+    bool is_delete;
+    char path_text[LEDGER_CLIENT_ID_MAX + 1]; /* a client or third-party id from the path */
+    struct principal who;
+    /* POST /v1/clients: the credential row written with client.registered, and the secret shown
+     * once in the answer (never stored: that route keeps no idempotency record) */
+    uint8_t credential[128];
+    size_t credential_len;
+    struct cmd_row credential_row;
+    char client_secret[96];
 };
+
+/* permissions.c: the roles x permissions table of docs/SECURITY.md. Called once the request is
+ * authenticated (r->who) and, for writes, once the body is parsed into r->cmd (the table looks at
+ * accounts, reasons and kinds in it). true when allowed; false with r->reply set: 404 with the
+ * route's usual not-found code when a third party asks about an account it is not declared on (or
+ * a card, hold, transfer or statement of such an account), 403 FORBIDDEN otherwise. Reads RocksDB
+ * rows (proj_third_parties, proj_cards, proj_auths, the log) on every call: a removal or a
+ * revocation takes effect at the next request. */
+bool access_check(struct request *r);
+
+/* access_routes.c: the access-control routes. Reads (GET /v1/clients, third-party accounts, audit)
+ * set r->reply; writes build r->cmd (client register/revoke, third party declare/remove) like
+ * route_write, or set r->reply on bad input. */
+void access_route_read(struct request *r);
+void access_route_write(struct request *r);
+size_t access_route_render(const struct cmd *c, int *status, char *out, size_t cap);
 
 /* routes.c */
 void route_write(struct request *r);                  /* builds r->cmd or sets r->reply */
