@@ -22,6 +22,11 @@ struct api_server;
  * Process-wide; call before api_start(). false with a reason in err when a file cannot be read. */
 bool api_tls_configure(const char *cert_file, const char *key_file, char *err, size_t err_cap);
 
+/* Loads the token signing keys of the data directory (<data_dir>/jwt-keys, created with one key
+ * when absent; reloaded when `ledgerctl keys rotate` changes it). Before api_start(). false with a
+ * reason in err. */
+bool api_auth_configure(const char *data_dir, char *err, size_t err_cap);
+
 /* Starts serving on listen ("HOST:PORT"; port 0 picks a free one, see api_port). The store,
  * sequencer and outbox (NULL allowed) must outlive the server. NULL + reason in err on failure. */
 struct api_server *api_start(const char *listen, struct store *st, struct sequencer *seq, struct outbox *ob,

@@ -86,6 +86,8 @@ struct reply {
     char *body;
     size_t len;
     const char *content_type;
+    const char *www_authenticate; /* a WWW-Authenticate header (401), or NULL */
+    bool no_store;                /* Cache-Control: no-store (tokens, secrets) */
 };
 
 struct api_server {
@@ -131,6 +133,12 @@ struct request {
     struct cmd_row credential_row;
     char client_secret[96];
 };
+
+/* Authenticates r from its bearer token and the client's row (re-read every time): true with
+ * r->who set; false with a 401 reply. */
+bool api_authenticate(struct request *r);
+/* POST /oauth/token (no token needed): sets r->reply. */
+void api_oauth_token(struct request *r);
 
 /* permissions.c: the roles x permissions table of docs/SECURITY.md. Called once the request is
  * authenticated (r->who) and, for writes, once the body is parsed into r->cmd (the table looks at
@@ -221,5 +229,15 @@ bool reads_balance(struct request *r);
 
 /* server.c */
 void metrics_render(struct api_server *srv, struct reply *rep);
+
+/* permissions.c: whether the caller may see account in a list (GET /v1/accounts?holder_id=): true
+ * for the roles the table lets list accounts; for a third party, only the accounts it is declared
+ * on with the right view (reads its proj_third_parties row). List routes call it per account. */
+bool access_account_visible(struct request *r, const struct ledger_id *account);
+
+/* access_routes.c: the answer of a completed access command (client register/revoke, third party
+ * declare/remove) into r->reply: access_route_render() of r->cmd, with r->client_secret for a
+ * registration. */
+void access_reply_rendered(struct request *r);
 
 #endif

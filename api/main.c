@@ -261,6 +261,11 @@ static int daemon_start_core(struct daemon *d, const struct config *cfg, char *e
 static int daemon_start_edges(struct daemon *d, const struct config *cfg, char *err, size_t err_cap)
 {
     api_reads_configure(d->proj, d->clock, NULL);
+    if (!api_auth_configure(cfg->data, err, err_cap)) {
+        fprintf(stderr, "ledgerd: auth: %s\n", err);
+        daemon_abort(d);
+        return 1;
+    }
     if (cfg->tls_cert != NULL && !api_tls_configure(cfg->tls_cert, cfg->tls_key, err, err_cap)) {
         fprintf(stderr, "ledgerd: tls: %s\n", err);
         daemon_abort(d);

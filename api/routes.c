@@ -16,9 +16,6 @@
 #include "api/internal.h"
 #include "store/store.h"
 
-/* Until access control lands, every caller is this client (idempotency keys are scoped by it). */
-#define API_CLIENT_ID "public"
-#define API_ACTOR "api:public"
 
 /* ---- replies ---------------------------------------------------------------------------------- */
 
@@ -306,10 +303,10 @@ static bool parse_idempotency(struct request *r, struct parse_error *pe)
     const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
     if (key == NULL)
         return true;
-    size_t n = strlen(key), cn = strlen(API_CLIENT_ID);
+    size_t n = strlen(key), cn = strlen(r->who.client_id); /* keys are scoped by client */
     if (n == 0 || n > LEDGER_IDEMPOTENCY_KEY_MAX)
         return PARSE_FAIL(pe, LEDGER_ERR_FIELD_INVALID, "Idempotency-Key");
-    memcpy(r->cmd.idem_key, API_CLIENT_ID, cn);
+    memcpy(r->cmd.idem_key, r->who.client_id, cn);
     r->cmd.idem_key[cn] = 0;
     memcpy(r->cmd.idem_key + cn + 1, key, n);
     r->cmd.idem_key_len = cn + 1 + n;
@@ -364,7 +361,7 @@ void route_write(struct request *r)
     if (!content_type_ok(r))
         return reply_error(&r->reply, LEDGER_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type", NULL);
     r->cmd.cmd_id = ledger_id_new_v7();
-    snprintf(r->cmd.actor, sizeof r->cmd.actor, "%s", API_ACTOR);
+    /* the actor ("<client id>:<role>") is set by the server once access is checked */
     if (!route_parse(r))
         return;
     struct parse_error pe = {LEDGER_ERR_OK, NULL};
@@ -573,6 +570,8 @@ static void read_accounts(struct request *r)
             skipping = !ledger_id_equal(&id, &after);
             continue;
         }
+        if (!access_account_visible(r, &id))
+            continue; /* a third party lists only the accounts it is declared on */
         if (json_array_size(list) == limit) {
             json_decref(next);
             next = id_json(&prev);

@@ -121,6 +121,48 @@ static enum route route_match_reads(struct request *r, const char *s[PATH_SEGMEN
     return ROUTE_NONE;
 }
 
+/* A client or third-party id from the path (1..64 of [A-Za-z0-9._-]) into r->path_text. */
+static bool segment_text(struct request *r, const char *seg, size_t len)
+{
+    if (len == 0 || len >= sizeof r->path_text)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = seg[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    memcpy(r->path_text, seg, len);
+    r->path_text[len] = '\0';
+    return true;
+}
+
+/* The access-control routes under /v1 (api/access_routes.c); ROUTE_NONE when not one of them. */
+static enum route route_match_access(struct request *r, const char *s[PATH_SEGMENTS_MAX],
+                                     const size_t l[PATH_SEGMENTS_MAX], size_t n, bool is_get, bool *method_ok)
+{
+    bool post = r->is_post && !r->is_put;
+#define WANT(cond, rt) return (*method_ok = (cond)), (rt)
+    if (seg_is(s[1], l[1], "clients")) {
+        if (n == 2) {
+            *method_ok = post || is_get;
+            return post ? ROUTE_CLIENTS_CREATE : ROUTE_CLIENTS_LIST;
+        }
+        if (n == 4 && seg_is(s[3], l[3], "revoke") && segment_text(r, s[2], l[2])) WANT(post, ROUTE_CLIENT_REVOKE);
+        return ROUTE_NONE;
+    }
+    if (n == 4 && seg_is(s[1], l[1], "third-parties") && seg_is(s[3], l[3], "accounts") && segment_text(r, s[2], l[2]))
+        WANT(is_get, ROUTE_TP_ACCOUNTS);
+    if (n == 2 && seg_is(s[1], l[1], "audit")) WANT(is_get, ROUTE_AUDIT);
+    if (n >= 4 && seg_is(s[1], l[1], "accounts") && seg_is(s[3], l[3], "third-parties") &&
+        segment_id(s[2], l[2], &r->path_id)) {
+        if (n == 4) WANT(post, ROUTE_TP_DECLARE);
+        if (n == 5 && segment_text(r, s[4], l[4])) WANT(r->is_delete, ROUTE_TP_REMOVE);
+    }
+#undef WANT
+    return ROUTE_NONE;
+}
+
 /* Maps method + path to a route; sets *method_ok false when the path exists with another method. */
 static enum route route_match(struct request *r, const char *url, bool is_get, bool *method_ok)
 {
@@ -133,8 +175,12 @@ static enum route route_match(struct request *r, const char *url, bool is_get, b
     if (n == 1 && seg_is(s[0], l[0], "healthz")) WANT(is_get, ROUTE_HEALTHZ);
     if (n == 1 && seg_is(s[0], l[0], "readyz")) WANT(is_get, ROUTE_READYZ);
     if (n == 1 && seg_is(s[0], l[0], "metrics")) WANT(is_get, ROUTE_METRICS);
+    if (n == 2 && seg_is(s[0], l[0], "oauth") && seg_is(s[1], l[1], "token")) WANT(post, ROUTE_OAUTH_TOKEN);
     if (n < 2 || !seg_is(s[0], l[0], "v1"))
         return ROUTE_NONE;
+    enum route access = route_match_access(r, s, l, n, is_get, method_ok);
+    if (access != ROUTE_NONE)
+        return access;
     if (seg_is(s[1], l[1], "accounts")) {
         if (n == 2) {
             *method_ok = post || is_get;
@@ -172,6 +218,10 @@ static enum MHD_Result queue_reply(struct request *r)
         MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
     rep->body = NULL;
     MHD_add_response_header(resp, "Content-Type", rep->content_type ? rep->content_type : "application/json");
+    if (rep->www_authenticate != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, rep->www_authenticate);
+    if (rep->no_store)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->cmd.seq > 0 && r->submitted && rep->status < 300) {
         char seq[24];
         snprintf(seq, sizeof seq, "%" PRIu64, r->cmd.seq);
@@ -194,12 +244,24 @@ static void on_done(struct cmd *c)
 
 static void start_write(struct request *r)
 {
-    route_write(r);
+    /* access routes are checked before their body is parsed (registering a client hashes a
+     * secret: only an admin may make the server do that); the others need the parsed command */
+    if (ROUTE_IS_ACCESS(r->route)) {
+        if (!access_check(r))
+            return;
+        access_route_write(r);
+    } else {
+        route_write(r);
+        if (r->reply.status == 0 && !access_check(r))
+            return;
+    }
     if (r->reply.status != 0)
         return;
+    snprintf(r->cmd.actor, sizeof r->cmd.actor, "%s:%s", r->who.client_id,
+             client_role_name((enum client_role)r->who.role));
     r->cmd.done = on_done;
     r->cmd.ctx = r;
-    r->cmd.render = route_render;
+    r->cmd.render = ROUTE_IS_ACCESS(r->route) ? access_route_render : route_render;
     r->submitted = true;
     MHD_suspend_connection(r->conn);
     enum ledger_err err = sequencer_submit(r->srv->seq, &r->cmd);
@@ -243,6 +305,7 @@ static struct request *request_new(struct api_server *srv, struct MHD_Connection
     r->conn = conn;
     r->is_put = strcmp(method, "PUT") == 0;
     r->is_post = strcmp(method, "POST") == 0 || r->is_put;
+    r->is_delete = strcmp(method, "DELETE") == 0;
     snprintf(r->url, sizeof r->url, "%s", url);
     bool is_get = strcmp(method, "GET") == 0;
     bool method_ok = true;
@@ -282,6 +345,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->submitted && r->completed) {
         if (r->cmd.idem_replayed)
             reply_text(&r->reply, r->cmd.idem_status, "application/json", r->cmd.idem_body, r->cmd.idem_body_len);
+        else if (ROUTE_IS_ACCESS(r->route))
+            access_reply_rendered(r);
         else
             reply_rendered(r);
         r->cmd.idem_body = NULL;
@@ -289,11 +354,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->reply.status == 0 && r->too_large)
         reply_error(&r->reply, LEDGER_ERR_BODY_TOO_LARGE, NULL, NULL);
-    if (r->reply.status == 0) {
-        if (r->is_post && !ROUTE_IS_READS(r->route))
+    if (r->reply.status == 0 && r->route == ROUTE_OAUTH_TOKEN) {
+        api_oauth_token(r); /* the one route that takes credentials instead of a token */
+    } else if (r->reply.status == 0 && (r->route == ROUTE_HEALTHZ || r->route == ROUTE_READYZ)) {
+        route_read(r);
+    } else if (r->reply.status == 0 && api_authenticate(r)) {
+        if ((r->is_post || r->is_delete) && !ROUTE_IS_READS(r->route))
             start_write(r);
-        else
-            route_read(r);
+        else if (r->route == ROUTE_ADMIN_CLOCK && r->is_post) {
+            if (access_check(r))
+                route_read(r); /* sets the clock: no command */
+        } else if (access_check(r)) {
+            if (ROUTE_IS_ACCESS(r->route))
+                access_route_read(r);
+            else
+                route_read(r);
+        }
         if (r->submitted || r->answer_after_resume)
             return MHD_YES;
     }
@@ -311,6 +387,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     LEDGER_ASSERT(!r->submitted || r->completed); /* never free a command the sequencer holds */
+    explicit_bzero(r->client_secret, sizeof r->client_secret); /* shown once, then gone */
     free(r->reply.body);
     free(r->body);
     cmd_release(&r->cmd);

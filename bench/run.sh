@@ -15,7 +15,21 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-metric() { curl -s "http://127.0.0.1:$hport/metrics" | awk -v k="$1" '$1==k {print $2}'; }
+metric() { curl -s -H "Authorization: Bearer $LEDGER_TOKEN" "http://127.0.0.1:$hport/metrics" | awk -v k="$1" '$1==k {print $2}'; }
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# Starts ledgerd on data dir $1 with NATS $2, an admin client made for it first (stopped ledger),
+# then exports LEDGER_TOKEN (the benchmarks send it as a bearer token).
+start_ledgerd() {
+  local creds id secret
+  creds=$("$CTL" client add --data "$1" --name bench --role admin)
+  id=$(printf '%s' "$creds" | json_field client_id); secret=$(printf '%s' "$creds" | json_field client_secret)
+  bin/ledgerd --data "$1" --http "127.0.0.1:$hport" --nats "$2" >"$1.log" 2>&1 &
+  ledgerd_pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
+  LEDGER_TOKEN=$(curl -s -d "grant_type=client_credentials&client_id=$id&client_secret=$secret" \
+    "http://127.0.0.1:$hport/oauth/token" | json_field access_token)
+  export LEDGER_TOKEN
+}
 
 echo "## machine: $(nproc) cores, $(uname -r), $(date -u +%F)"
 echo "## in-process sequencer + RocksDB (group commit, sync=true)"
@@ -23,9 +37,7 @@ for b in 8190 100 1; do "$CTL" bench transfers --batch "$b" --seconds "$SECS"; d
 
 nport=$(free_port); hport=$(free_port)
 nats-server -a 127.0.0.1 -p "$nport" -js -sd "$tmp/nats" >"$tmp/nats.log" 2>&1 & nats_pid=$!
-bin/ledgerd --data "$tmp/data" --http "127.0.0.1:$hport" --nats "nats://127.0.0.1:$nport" >"$tmp/ledgerd.log" 2>&1 &
-ledgerd_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
+start_ledgerd "$tmp/data" "nats://127.0.0.1:$nport"
 
 echo "## HTTP API (ledgerd with the JetStream outbox on)"
 "$CTL" bench http --url "127.0.0.1:$hport" --batch 1 --clients 64 --seconds "$SECS"
@@ -56,9 +68,7 @@ done
 kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
 
 echo "## HTTP API, batch 1, publishing off (--nats none): the server alone on the 2 cores"
-bin/ledgerd --data "$tmp/data-nonats" --http "127.0.0.1:$hport" --nats none >"$tmp/ledgerd2.log" 2>&1 &
-ledgerd_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
+start_ledgerd "$tmp/data-nonats" none
 "$CTL" bench http --url "127.0.0.1:$hport" --batch 1 --clients 64 --seconds "$SECS"
 kill "$ledgerd_pid"; wait "$ledgerd_pid" || true; ledgerd_pid=""
 

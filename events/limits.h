@@ -11,7 +11,7 @@
 #define LEDGER_HOLDER_ID_MAX 64
 #define LEDGER_FRIENDLY_NAME_MAX 64
 #define LEDGER_REFERENCE_MAX 140 /* SEPA unstructured remittance information */
-#define LEDGER_ACTOR_MAX 64
+#define LEDGER_ACTOR_MAX 96 /* "<client id>:<role>" */
 #define LEDGER_IBAN_MAX 34
 #define LEDGER_CURRENCY_LEN 3
 #define LEDGER_IDEMPOTENCY_KEY_MAX 128

@@ -17,7 +17,15 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
 fi
 stop_nats() { [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true; }
 trap stop_nats EXIT
-bin/ledgerd --data "${LEDGER_DATA:-data/ledger}" --http "${LEDGER_HTTP:-127.0.0.1:8080}" \
+data="${LEDGER_DATA:-data/ledger}"
+if [ ! -e "$data/CURRENT" ]; then
+  # a new ledger: one admin client, its secret shown once (kept in data/admin-client.json, 0600)
+  umask 077
+  bin/ledgerctl client add --data "$data" --name operator --role admin > data/admin-client.json
+  echo "run: created admin client (data/admin-client.json): $(cat data/admin-client.json)"
+  umask 022
+fi
+bin/ledgerd --data "$data" --http "${LEDGER_HTTP:-127.0.0.1:8080}" \
             --nats "${LEDGER_NATS:-nats://127.0.0.1:4222}" &
 ledgerd_pid=$!
 trap 'kill -TERM $ledgerd_pid 2>/dev/null' INT TERM

@@ -76,6 +76,75 @@ bool ledgerd_start(struct ledgerd *d, const char *data, const char *nats)
     return ledgerd_start_args(d, data, nats, NULL);
 }
 
+/* The admin client of a data dir: read from "<data>.admin", or created (stopped ledger) and kept. */
+static bool admin_credentials(struct ledgerd *d, const char *data, const char *const extra_args[])
+{
+    const char *at = NULL; /* a ledger on a manual clock: register the admin at its start time */
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && extra_args[i + 1] != NULL; i++)
+        if (strcmp(extra_args[i], "--clock-start") == 0)
+            at = extra_args[i + 1];
+    char path[320];
+    snprintf(path, sizeof path, "%s.admin", data);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        bool ok = fscanf(f, "%63s %127s", d->client_id, d->client_secret) == 2;
+        fclose(f);
+        return ok;
+    }
+    if (!ledgerctl_client_add(data, "test-admin", "admin", NULL, at, d->client_id, sizeof d->client_id,
+                              d->client_secret, sizeof d->client_secret))
+        return false;
+    f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f, "%s %s\n", d->client_id, d->client_secret);
+    fclose(f);
+    return true;
+}
+
+bool ledgerctl_client_add(const char *data, const char *name, const char *role, const char *third_party,
+                          const char *at, char *id, size_t id_cap, char *secret, size_t secret_cap)
+{
+    char *out = NULL;
+    const char *args[14] = {"client", "add", "--data", data, "--name", name, "--role", role};
+    size_t n = 8;
+    if (third_party != NULL)
+        args[n++] = "--third-party", args[n++] = third_party;
+    if (at != NULL)
+        args[n++] = "--at", args[n++] = at;
+    args[n] = NULL;
+    int rc = ledgerctl_run(&out, args);
+    json_t *doc = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+    const char *i = json_string_value(json_object_get(doc, "client_id"));
+    const char *sec = json_string_value(json_object_get(doc, "client_secret"));
+    bool ok = i != NULL && sec != NULL && strlen(i) < id_cap && strlen(sec) < secret_cap;
+    if (ok) {
+        snprintf(id, id_cap, "%s", i);
+        snprintf(secret, secret_cap, "%s", sec);
+    } else {
+        fprintf(stderr, "ledgerctl client add failed (%d): %s\n", rc, out);
+    }
+    json_decref(doc);
+    free(out);
+    return ok;
+}
+
+bool ledgerd_token(const struct ledgerd *d, const char *client_id, const char *client_secret, char *out, size_t cap)
+{
+    char body[512];
+    snprintf(body, sizeof body, "grant_type=client_credentials&client_id=%s&client_secret=%s", client_id,
+             client_secret);
+    struct ledgerd anon = *d;
+    anon.token[0] = '\0';
+    struct http_resp r;
+    bool ok = http_do(&anon, "POST", "/oauth/token", body, "Content-Type: application/x-www-form-urlencoded", &r) &&
+              r.status == 200 && strlen(resp_str(&r, "access_token")) < cap;
+    if (ok)
+        snprintf(out, cap, "%s", resp_str(&r, "access_token"));
+    http_resp_free(&r);
+    return ok;
+}
+
 bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, const char *const extra_args[])
 {
     const char *bin = getenv("LEDGERD_BIN");
@@ -83,6 +152,8 @@ bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, c
     snprintf(d->data, sizeof d->data, "%s", data);
     snprintf(d->nats, sizeof d->nats, "%s", nats);
     snprintf(d->log_path, sizeof d->log_path, "%s.log", data);
+    if (!admin_credentials(d, data, extra_args))
+        return false;
     for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && extra_args[i + 1] != NULL; i++)
         if (strcmp(extra_args[i], "--tls-cert") == 0) /* speak https, trusting that certificate */
             snprintf(d->ca_file, sizeof d->ca_file, "%s", extra_args[i + 1]);
@@ -107,7 +178,10 @@ bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, c
             struct http_resp r;
             if (http_do(d, "GET", "/healthz", NULL, NULL, &r) && r.status == 200) {
                 http_resp_free(&r);
-                return true;
+                if (ledgerd_token(d, d->client_id, d->client_secret, d->token, sizeof d->token))
+                    return true;
+                fprintf(stderr, "harness: no token for the admin client\n");
+                break;
             }
             int st;
             if (waitpid(pid, &st, WNOHANG) == pid)
@@ -194,6 +268,11 @@ bool http_do(const struct ledgerd *d, const char *method, const char *path, cons
         hdrs = curl_slist_append(hdrs, extra_header);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (d->token[0] != '\0' && (extra_header == NULL || strncasecmp(extra_header, "Authorization:", 14) != 0)) {
+        char auth[1100];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", d->token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

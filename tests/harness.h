@@ -27,6 +27,12 @@ struct ledgerd {
     char log_path[320];
     char base[64]; /* "http://127.0.0.1:PORT", or https:// when started with --tls-cert */
     char ca_file[256]; /* the certificate to trust for https (set by ledgerd_start_args) */
+    /* Every data directory gets an admin client the first time ledgerd starts on it (ledgerctl
+     * client add, credentials kept in "<data>.admin"); http_do sends its bearer token unless the
+     * test passes its own Authorization header or clears token. */
+    char client_id[64];
+    char client_secret[128];
+    char token[1024];
 };
 
 /* Starts bin/ledgerd (env LEDGERD_BIN) on a free port with --data data --nats nats ("none" ok);
@@ -46,6 +52,13 @@ struct http_resp {
     json_t *json; /* parsed body or NULL */
     char seq_header[32];
 };
+/* A token for client_id/client_secret from POST /oauth/token into out (cap bytes); false on failure. */
+bool ledgerd_token(const struct ledgerd *d, const char *client_id, const char *client_secret, char *out, size_t cap);
+/* Adds a client with ledgerctl on a STOPPED ledger's data dir (at: the business time for a ledger
+ * on a manual clock, or NULL); id and secret out. */
+bool ledgerctl_client_add(const char *data, const char *name, const char *role, const char *third_party,
+                          const char *at, char *id, size_t id_cap, char *secret, size_t secret_cap);
+
 /* method "GET"/"POST"; body may be NULL; extra_header may be NULL ("Idempotency-Key: k"). */
 bool http_do(const struct ledgerd *d, const char *method, const char *path, const char *body,
              const char *extra_header, struct http_resp *out);

@@ -272,10 +272,10 @@ static int http_read_response(struct http_conn *hc, const char **resp_body);
 /* Sends one request and reads the response; returns the status (or -1); *body points into hc->buf. */
 static int http_post(struct http_conn *hc, const char *path, const char *body, size_t len, const char **resp_body)
 {
-    char head[512];
+    char head[1800];
     int n = snprintf(head, sizeof head,
-                     "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n", path, len);
+                     "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n%s"
+                     "Content-Length: %zu\r\n\r\n", path, tool_auth_header(), len);
     if (write(hc->fd, head, (size_t)n) != n || write(hc->fd, body, len) != (ssize_t)len)
         return -1;
     return http_read_response(hc, resp_body);
@@ -283,8 +283,8 @@ static int http_post(struct http_conn *hc, const char *path, const char *body, s
 
 static int http_get(struct http_conn *hc, const char *path, const char **resp_body)
 {
-    char head[1024];
-    int n = snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n", path);
+    char head[2400];
+    int n = snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: bench\r\n%s\r\n", path, tool_auth_header());
     if (n <= 0 || (size_t)n >= sizeof head || write(hc->fd, head, (size_t)n) != n)
         return -1;
     return http_read_response(hc, resp_body);
@@ -360,8 +360,8 @@ static void econn_send(struct http_bench *hb, struct econn *c, uint64_t *rng, ch
 {
     size_t len = build_body(hb, rng, body, cap);
     const char *path = hb->batch > 1 ? "/v1/transfers/batch" : "/v1/transfers";
-    int n = snprintf(c->out, 512, "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n", path, len);
+    int n = snprintf(c->out, 2048, "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n%s"
+                     "Content-Length: %zu\r\n\r\n", path, tool_auth_header(), len);
     memcpy(c->out + n, body, len);
     c->out_len = (size_t)n + len;
     c->out_off = 0;
@@ -428,7 +428,7 @@ static int http_run_epoll(struct http_bench *hb, size_t clients)
             return -1;
         free(hc.buf);
         conns[i].fd = hc.fd;
-        conns[i].out = malloc(cap + 512);
+        conns[i].out = malloc(cap + 2048);
         conns[i].in_cap = (hb->batch * 160 + 4096);
         conns[i].in = malloc(conns[i].in_cap);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = i};

@@ -67,11 +67,11 @@ static bool bc_http_connect(struct bc_http *h, const char *hostport)
 /* POSTs body to path; returns the status (or -1) with *resp pointing at the body in h->buf. */
 static int bc_http_post(struct bc_http *h, const char *path, const char *body, const char **resp)
 {
-    char head[256];
+    char head[1800];
     size_t len = strlen(body);
     int n = snprintf(head, sizeof head,
-                     "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     path, len);
+                     "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n",
+                     path, tool_auth_header(), len);
     if (write(h->fd, head, (size_t)n) != n || write(h->fd, body, len) != (ssize_t)len)
         return -1;
     size_t got = 0, need = 0;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "api/api.h"
 #include "api/auth.h"
 #include "commands/commands.h"
 #include "store/store.h"
@@ -28,7 +29,7 @@
 
 static void client_usage(void)
 {
-    fprintf(stderr, "usage: ledgerctl client add --data DIR --name NAME --role ROLE [--third-party ID]\n"
+    fprintf(stderr, "usage: ledgerctl client add --data DIR --name NAME --role ROLE [--third-party ID] [--at RFC3339]\n"
                     "       ledgerctl client list --data DIR\n"
                     "       ledgerctl client revoke --data DIR --client ID\n"
                     "  roles: admin compliance antifraud accountant support third_party card_processor\n");
@@ -49,6 +50,20 @@ static struct store *open_stopped(const char *dir)
     return NULL;
 }
 
+/* --at RFC3339: the business time of the command, for a ledger that runs a manual business clock
+ * (0: the system clock). The sequencer still keeps times strictly increasing. */
+static int64_t command_at_ns;
+
+static bool parse_at(int argc, char **argv, bool *bad)
+{
+    const char *at = tool_flag(argc, argv, "--at", bad);
+    if (at != NULL && !api_time_parse(at, &command_at_ns)) {
+        fprintf(stderr, "ledgerctl: --at wants an RFC 3339 time (2026-11-20T10:00:00Z), got '%s'\n", at);
+        return false;
+    }
+    return true;
+}
+
 /* Runs one command through a sequencer over st; false (printed) when it cannot run. */
 static bool execute(struct store *st, struct cmd *c)
 {
@@ -58,10 +73,14 @@ static bool execute(struct store *st, struct cmd *c)
         fprintf(stderr, "ledgerctl: the log does not replay: %s\n", err);
         return false;
     }
+    struct ledger_clock *clock = command_at_ns ? ledger_clock_new(BUSINESS_CLOCK_MANUAL, command_at_ns) : NULL;
+    if (clock != NULL)
+        sequencer_set_clock(seq, ledger_clock_now, clock);
     c->cmd_id = ledger_id_new_v7();
     snprintf(c->actor, sizeof c->actor, "%s", CLIENT_ACTOR);
     enum ledger_err rc = sequencer_execute(seq, c);
     sequencer_stop(seq);
+    ledger_clock_free(clock);
     if (rc != LEDGER_ERR_OK) {
         fprintf(stderr, "ledgerctl: %s\n", ledger_err_message(rc));
         return false;
@@ -124,7 +143,7 @@ static int client_add(int argc, char **argv)
     bool bad = false;
     const char *dir = tool_flag(argc, argv, "--data", &bad), *name = tool_flag(argc, argv, "--name", &bad);
     const char *role = tool_flag(argc, argv, "--role", &bad), *tp = tool_flag(argc, argv, "--third-party", &bad);
-    if (bad || dir == NULL || name == NULL || role == NULL) {
+    if (!parse_at(argc, argv, &bad) || bad || dir == NULL || name == NULL || role == NULL) {
         client_usage();
         return 2;
     }

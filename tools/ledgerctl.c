@@ -12,6 +12,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +31,17 @@ const char *tool_flag(int argc, char **argv, const char *name, bool *bad)
         return argv[i + 1];
     }
     return NULL;
+}
+
+const char *tool_auth_header(void)
+{
+    static char header[1200];
+    const char *token = getenv("LEDGER_TOKEN");
+    if (token == NULL || token[0] == '\0' || strlen(token) > 1100)
+        return "";
+    if (header[0] == '\0')
+        snprintf(header, sizeof header, "Authorization: Bearer %s\r\n", token);
+    return header;
 }
 
 double tool_now_s(void)

@@ -23,6 +23,8 @@ int cmd_keys(int argc, char **argv);        /* ledgerctl keys rotate (clients.c)
 /* Returns the value of --name in argv (or NULL); sets *bad on a flag without its value. */
 const char *tool_flag(int argc, char **argv, const char *name, bool *bad);
 double tool_now_s(void);
+/* "Authorization: Bearer <token>\r\n" from env LEDGER_TOKEN (the benchmarks' HTTP requests), or "". */
+const char *tool_auth_header(void);
 
 /* Progress of a long pass, shown on stderr only when it is a terminal (rebuild.c). */
 struct tool_progress {
