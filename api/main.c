@@ -321,8 +321,10 @@ int main(int argc, char **argv)
     struct ledger_id id = store_ledger_id(d.st);
     ledger_id_format(&id, lid);
     api_time_format(ledger_clock_now(d.clock), now);
+    char nats_shown[256];
+    ledger_url_redact(cfg.nats, nats_shown, sizeof nats_shown);
     fprintf(stderr, "ledgerd: ledger %s, head seq %llu (replayed in %.3f s), nats %s\n", lid,
-            (unsigned long long)replayed, secs, cfg.nats);
+            (unsigned long long)replayed, secs, nats_shown);
     fprintf(stderr, "ledgerd: clock %s at %s, statements %s in %s\n",
             cfg.clock_mode == BUSINESS_CLOCK_MANUAL ? "manual" : "realtime", now,
             period_kind_name(cfg.statement_period), cfg.statement_tz);

@@ -260,7 +260,9 @@ static natsStatus dial(struct nats_cmd *l, const char *url)
     if (s == NATS_OK) {
         s = natsConnection_Connect(&l->nc, opts);
         if (s == NATS_NOT_YET_CONNECTED) {
-            fprintf(stderr, "ledgerd: nats (card commands): %s unreachable; retrying in the background\n", url);
+            char shown[256];
+            ledger_url_redact(url, shown, sizeof shown);
+            fprintf(stderr, "ledgerd: nats (card commands): %s unreachable; retrying in the background\n", shown);
             s = NATS_OK;
         }
     }

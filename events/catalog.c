@@ -186,3 +186,16 @@ bool access_id_valid(const char *text, size_t max)
     }
     return true;
 }
+
+void ledger_url_redact(const char *url, char *out, size_t cap)
+{
+    const char *scheme = strstr(url, "://");
+    const char *start = scheme ? scheme + 3 : url;
+    const char *at = strchr(start, '@');
+    const char *slash = strchr(start, '/');
+    if (at == NULL || (slash != NULL && slash < at)) {
+        snprintf(out, cap, "%s", url);
+        return;
+    }
+    snprintf(out, cap, "%.*s***%s", (int)(start - url), url, at);
+}

@@ -492,6 +492,10 @@ bool event_hash_check(const uint8_t *buf, size_t len, const uint8_t *expected_pr
  * small. Ids as UUID text, hashes as hex, data with string keys. */
 size_t event_to_json(const struct event *ev, char *out, size_t cap);
 
+/* A URL for logs: the "user:pass" of "scheme://user:pass@host:port" is replaced by three
+ * asterisks (credentials never reach a log). out has cap bytes; always NUL-terminated. */
+void ledger_url_redact(const char *url, char *out, size_t cap);
+
 /* The id of the internal account of a kind ("funding", "card-settlement") for a currency:
  * ledger_id_from_name("internal:<kind>:<currency>"). */
 struct ledger_id ledger_internal_account_id(const char *kind, const char *currency);

@@ -55,6 +55,7 @@ struct outbox {
     struct store *st;
     bool enabled;
     char *url;
+    char url_shown[256]; /* the URL for logs, credentials redacted */
     char ledger_text[LEDGER_ID_TEXT_LEN + 1];
     pthread_t thread;
 
@@ -244,7 +245,7 @@ static enum outbox_step outbox_stream_last(struct outbox *ob, uint64_t *stream_l
     }
     if (s != NATS_OK) {
         outbox_problem(ob, "cannot read or create stream %s on %s: %s (jetstream error %d); is JetStream "
-                       "enabled (nats-server -js)? retrying", OUTBOX_STREAM_NAME, ob->url,
+                       "enabled (nats-server -js)? retrying", OUTBOX_STREAM_NAME, ob->url_shown,
                        natsStatus_GetText(s), (int)jerr);
         jsStreamInfo_Destroy(si);
         return STEP_RETRY;
@@ -358,7 +359,7 @@ static void outbox_log_connected(struct outbox *ob, uint64_t committed)
                  at + 1, ob->watermark);
     char line[OUTBOX_PROBLEM_MAX];
     snprintf(line, sizeof line, "%s %s, stream %s at ledger seq %" PRIu64 ", log at %" PRIu64 ", %s%s",
-             ob->ever_connected ? "reconnected to" : "connected to", ob->url, OUTBOX_STREAM_NAME, at,
+             ob->ever_connected ? "reconnected to" : "connected to", ob->url_shown, OUTBOX_STREAM_NAME, at,
              committed, plan, lost);
     outbox_log_once(ob->connect_line, line);
 }
@@ -369,7 +370,7 @@ static enum outbox_step outbox_connect(struct outbox *ob, uint64_t committed)
     natsStatus s = outbox_dial(ob);
     if (s != NATS_OK) {
         outbox_problem(ob, "cannot connect to NATS at %s: %s; the ledger keeps working, events are published "
-                       "when it is back (retrying)", ob->url, natsStatus_GetText(s));
+                       "when it is back (retrying)", ob->url_shown, natsStatus_GetText(s));
         return STEP_RETRY;
     }
     enum outbox_step step = outbox_reconcile(ob, committed);
@@ -466,7 +467,7 @@ static bool outbox_wait_acks(struct outbox *ob)
         bool closed = natsConnection_IsClosed(ob->nc);
         if (s != NATS_TIMEOUT || closed || now >= deadline || now >= stop_at) {
             outbox_problem(ob, "no publish ack from NATS at %s (%s); the ledger keeps working; reconnecting",
-                           ob->url, closed ? "connection closed" : natsStatus_GetText(s));
+                           ob->url_shown, closed ? "connection closed" : natsStatus_GetText(s));
             return false;
         }
     }
@@ -549,7 +550,7 @@ static void outbox_idle_wait(struct outbox *ob, uint64_t seen_committed)
 
 static enum outbox_step outbox_lost(struct outbox *ob)
 {
-    outbox_problem(ob, "lost NATS connection to %s; the ledger keeps working; reconnecting", ob->url);
+    outbox_problem(ob, "lost NATS connection to %s; the ledger keeps working; reconnecting", ob->url_shown);
     return STEP_RETRY;
 }
 
@@ -642,6 +643,7 @@ struct outbox *outbox_start(struct store *st, const char *nats_url, uint64_t com
         ob->m.published_seq = ob->watermark;
     ob->backoff_ms = OUTBOX_RETRY_MS_MIN;
     ob->url = strdup(nats_url);
+    ledger_url_redact(nats_url, ob->url_shown, sizeof ob->url_shown);
     int rc = ob->url == NULL ? ENOMEM : pthread_create(&ob->thread, NULL, outbox_main, ob);
     if (rc != 0) {
         snprintf(err, err_cap, "outbox: cannot start its thread: %s", strerror(rc));
