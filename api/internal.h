@@ -148,6 +148,9 @@ void api_oauth_token(struct request *r);
  * rows (proj_third_parties, proj_cards, proj_auths, the log) on every call: a removal or a
  * revocation takes effect at the next request. */
 bool access_check(struct request *r);
+/* The part of access_check() that needs no body: a role the route refuses outright gets its 403
+ * before the body is validated (docs/SECURITY.md: role before validation). true otherwise. */
+bool access_check_role(struct request *r);
 
 /* access_routes.c: the access-control routes. Reads (GET /v1/clients, third-party accounts, audit)
  * set r->reply; writes build r->cmd (client register/revoke, third party declare/remove) like

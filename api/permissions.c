@@ -433,6 +433,25 @@ bool access_check(struct request *r)
     return forbid(r, p, NULL);
 }
 
+bool access_check_role(struct request *r)
+{
+    if (r->route <= ROUTE_NONE || r->route > ROUTE_AUDIT)
+        return true;
+    const struct perm *p = &perms[r->route];
+    unsigned role = r->who.role;
+    if (p->public_route || !r->who.authenticated)
+        return true; /* access_check() answers these */
+    if (role < ROLE_ADMIN || role > ROLE_CARD_PROCESSOR)
+        return forbid(r, p, "unknown role");
+    if (role == ROLE_THIRD_PARTY) { /* scopes named by the path are checked now; by the body, later */
+        enum tp_scope scope = (enum tp_scope)p->tp_scope;
+        return scope == TPS_ISSUE_ACCOUNT || scope == TPS_DEBIT_ITEMS || tp_check(r, p);
+    }
+    if ((p->roles | p->restricted) & RB(role))
+        return true; /* a restriction is checked on the parsed request */
+    return forbid(r, p, NULL);
+}
+
 bool access_account_visible(struct request *r, const struct ledger_id *account)
 {
     if (!r->who.authenticated)

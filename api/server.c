@@ -251,6 +251,8 @@ static void start_write(struct request *r)
             return;
         access_route_write(r);
     } else {
+        if (!access_check_role(r))
+            return;
         route_write(r);
         if (r->reply.status == 0 && !access_check(r))
             return;
