@@ -201,7 +201,7 @@ static void set_actor(struct request *r)
              client_role_name((enum client_role)r->who.role));
 }
 
-/* Idempotency-Key (revoke, declare, remove): scoped by the calling client, hash of the request. */
+/* Idempotency-Key (revoke, declare, remove, identification): scoped by the calling client, hash of the request. */
 static bool set_idempotency(struct request *r, const char *method)
 {
     const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
@@ -229,9 +229,29 @@ static bool content_type_ok(struct request *r)
     return ct == NULL || strncasecmp(ct, "application/json", 16) == 0;
 }
 
+/* PUT /v1/holders/{holder_id}/identification {"status": "identified" | "unidentified"}. */
+static bool build_identify(struct request *r, json_t *doc, const char **field, enum ledger_err *err)
+{
+    struct cmd_holder_identify *h = &r->cmd.u.holder_identify;
+    char status[16];
+    r->cmd.type = CMD_HOLDER_IDENTIFY;
+    snprintf(h->holder_id, sizeof h->holder_id, "%s", r->path_text);
+    *field = "status";
+    if (!body_string(doc, "status", sizeof status - 1, status, sizeof status, err))
+        return *err = *err == LEDGER_ERR_FIELD_TOO_LONG ? LEDGER_ERR_FIELD_INVALID : *err, false;
+    if (status[0] == '\0')
+        return *err = LEDGER_ERR_FIELD_MISSING, false;
+    if (strcmp(status, "identified") != 0 && strcmp(status, "unidentified") != 0)
+        return *err = LEDGER_ERR_FIELD_INVALID, false;
+    h->identified = strcmp(status, "identified") == 0;
+    if (strcmp(h->holder_id, LEDGER_INTERNAL_HOLDER) == 0)
+        return *field = "holder_id", *err = LEDGER_ERR_FIELD_INVALID, false; /* the ledger's own */
+    return true;
+}
+
 void access_route_write(struct request *r)
 {
-    bool has_body = r->route == ROUTE_CLIENTS_CREATE || r->route == ROUTE_TP_DECLARE;
+    bool has_body = r->route == ROUTE_CLIENTS_CREATE || r->route == ROUTE_TP_DECLARE || r->route == ROUTE_HOLDER_ID_SET;
     if (has_body && !content_type_ok(r))
         return reply_error(&r->reply, LEDGER_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type", NULL);
     r->cmd.cmd_id = ledger_id_new_v7();
@@ -242,12 +262,14 @@ void access_route_write(struct request *r)
     bool ok = true;
     switch (r->route) {
     case ROUTE_CLIENTS_CREATE:
-    case ROUTE_TP_DECLARE: {
+    case ROUTE_TP_DECLARE:
+    case ROUTE_HOLDER_ID_SET: {
         json_t *doc = parse_body(r);
         if (doc == NULL)
             return;
         ok = r->route == ROUTE_CLIENTS_CREATE ? build_register(r, doc, &field, &err)
-                                              : build_declare(r, doc, &field, &err);
+             : r->route == ROUTE_TP_DECLARE   ? build_declare(r, doc, &field, &err)
+                                              : build_identify(r, doc, &field, &err);
         json_decref(doc);
         break;
     }
@@ -270,7 +292,7 @@ void access_route_write(struct request *r)
     if (!ok)
         return reply_error(&r->reply, err, field, NULL);
     if (r->route != ROUTE_CLIENTS_CREATE) /* a registration's answer holds the secret: never stored */
-        set_idempotency(r, r->is_delete ? "DELETE" : "POST");
+        set_idempotency(r, r->is_delete ? "DELETE" : r->is_put ? "PUT" : "POST");
 }
 
 /* ---- rendering -------------------------------------------------------------------------------- */
@@ -313,6 +335,10 @@ static json_t *access_result_doc(const struct cmd *c, int *status)
     case CMD_THIRD_PARTY_REMOVE:
         doc = json_pack("{s:o, s:s, s:b, s:I}", "account_id", id_json(&t->account_id), "third_party_id",
                         t->third_party_id, "removed", 1, "seq", (json_int_t)t->seq);
+        break;
+    case CMD_HOLDER_IDENTIFY:
+        doc = json_pack("{s:s, s:s}", "holder_id", c->u.holder_identify.holder_id, "status",
+                        c->u.holder_identify.identified ? "identified" : "unidentified");
         break;
     default: *status = 500; return error_doc(LEDGER_ERR_INTERNAL, NULL);
     }
@@ -515,12 +541,38 @@ static void read_audit(struct request *r)
     reply_text(&r->reply, 200, "application/json", buf, blen);
 }
 
+/* GET /v1/holders/{holder_id}/identification: "unidentified" (seq and updated_at null) until
+ * compliance has said otherwise. */
+static void read_identification(struct request *r)
+{
+    char *val = NULL;
+    size_t vlen = 0;
+    struct holder_identification h;
+    enum ledger_err err = store_get(r->srv->store, STORE_CF_PROJ_KYC, r->path_text, strlen(r->path_text), &val, &vlen);
+    if (err == LEDGER_ERR_OK && !holder_row_decode(val, vlen, &h))
+        err = LEDGER_ERR_DECODE;
+    free(val);
+    if (err == LEDGER_ERR_NOT_FOUND) {
+        return reply_json(&r->reply, 200,
+                          json_pack("{s:s, s:s, s:n, s:n}", "holder_id", r->path_text, "status", "unidentified",
+                                    "seq", "updated_at"));
+    }
+    if (err != LEDGER_ERR_OK)
+        return reply_error(&r->reply, err, NULL, NULL);
+    char when[API_TIME_TEXT_MAX];
+    api_time_format(h.ts_ns, when);
+    reply_json(&r->reply, 200,
+               json_pack("{s:s, s:s, s:I, s:s}", "holder_id", h.holder_id, "status",
+                         h.identified ? "identified" : "unidentified", "seq", (json_int_t)h.seq, "updated_at", when));
+}
+
 void access_route_read(struct request *r)
 {
     switch (r->route) {
     case ROUTE_CLIENTS_LIST: return read_clients(r);
     case ROUTE_TP_ACCOUNTS: return read_tp_accounts(r);
     case ROUTE_AUDIT: return read_audit(r);
+    case ROUTE_HOLDER_ID_GET: return read_identification(r);
     default: return reply_error(&r->reply, LEDGER_ERR_NOT_FOUND, NULL, NULL);
     }
 }

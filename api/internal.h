@@ -62,10 +62,13 @@ enum route {
     ROUTE_TP_REMOVE,      /* DELETE /v1/accounts/{id}/third-parties/{tp} (path_text = tp) */
     ROUTE_TP_ACCOUNTS,    /* GET /v1/third-parties/{tp}/accounts (path_text = tp) */
     ROUTE_AUDIT,          /* GET /v1/audit?actor=&from=&to=&after_seq=&limit= */
+    ROUTE_HOLDER_ID_SET,  /* PUT /v1/holders/{holder_id}/identification (path_text = holder id) */
+    ROUTE_HOLDER_ID_GET,  /* GET /v1/holders/{holder_id}/identification (path_text = holder id) */
 };
+#define ROUTE_LAST ROUTE_HOLDER_ID_GET
 
 /* Access-control routes served by api/access_routes.c. */
-#define ROUTE_IS_ACCESS(rt) ((rt) >= ROUTE_CLIENTS_CREATE && (rt) <= ROUTE_AUDIT)
+#define ROUTE_IS_ACCESS(rt) ((rt) >= ROUTE_CLIENTS_CREATE && (rt) <= ROUTE_LAST)
 
 /* Who is calling: set from the bearer token and the client's row (re-read on every request). */
 struct principal {
@@ -124,7 +127,7 @@ struct request {
     char auth_id[LEDGER_AUTH_ID_MAX + 1];
     char op_id[LEDGER_AUTH_ID_MAX + 1];
     bool is_delete;
-    char path_text[LEDGER_CLIENT_ID_MAX + 1]; /* a client or third-party id from the path */
+    char path_text[LEDGER_HOLDER_ID_MAX + 1]; /* a client, third-party or holder id from the path */
     struct principal who;
     /* POST /v1/clients: the credential row written with client.registered, and the secret shown
      * once in the answer (never stored: that route keeps no idempotency record) */

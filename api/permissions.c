@@ -112,8 +112,12 @@ static const struct perm perms[] = {
     [ROUTE_TP_REMOVE] = {R_ADMIN, 0, RS_NONE, TPS_NONE, 0, false},
     [ROUTE_TP_ACCOUNTS] = {R_ADMIN | R_COMPLIANCE | R_ANTIFRAUD | R_SUPPORT, 0, RS_NONE, TPS_OWN_TP, 0, false},
     [ROUTE_AUDIT] = {R_ADMIN | R_COMPLIANCE | R_ANTIFRAUD, 0, RS_NONE, TPS_NONE, 0, false},
+    [ROUTE_HOLDER_ID_SET] = {R_ADMIN | R_COMPLIANCE, 0, RS_NONE, TPS_NONE, 0, false},
+    [ROUTE_HOLDER_ID_GET] = {R_STAFF, 0, RS_NONE, TPS_NONE, 0, false},
 };
-_Static_assert(sizeof perms / sizeof perms[0] == ROUTE_AUDIT + 1, "one row per route");
+_Static_assert(sizeof perms / sizeof perms[0] == ROUTE_LAST + 1, "one row per route");
+_Static_assert(LEDGER_CLIENT_ID_MAX <= LEDGER_HOLDER_ID_MAX && LEDGER_THIRD_PARTY_ID_MAX <= LEDGER_HOLDER_ID_MAX,
+               "path_text holds every id named by a path");
 
 /* ---- answers ---------------------------------------------------------------------------------- */
 
@@ -410,7 +414,7 @@ static bool restriction_holds(struct request *r, const struct perm *p)
 
 bool access_check(struct request *r)
 {
-    if (r->route <= ROUTE_NONE || r->route > ROUTE_AUDIT)
+    if (r->route <= ROUTE_NONE || r->route > ROUTE_LAST)
         return true; /* unknown routes answer 404 on their own */
     const struct perm *p = &perms[r->route];
     if (p->public_route)
@@ -435,7 +439,7 @@ bool access_check(struct request *r)
 
 bool access_check_role(struct request *r)
 {
-    if (r->route <= ROUTE_NONE || r->route > ROUTE_AUDIT)
+    if (r->route <= ROUTE_NONE || r->route > ROUTE_LAST)
         return true;
     const struct perm *p = &perms[r->route];
     unsigned role = r->who.role;

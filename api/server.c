@@ -154,6 +154,11 @@ static enum route route_match_access(struct request *r, const char *s[PATH_SEGME
     if (n == 4 && seg_is(s[1], l[1], "third-parties") && seg_is(s[3], l[3], "accounts") && segment_text(r, s[2], l[2]))
         WANT(is_get, ROUTE_TP_ACCOUNTS);
     if (n == 2 && seg_is(s[1], l[1], "audit")) WANT(is_get, ROUTE_AUDIT);
+    if (n == 4 && seg_is(s[1], l[1], "holders") && seg_is(s[3], l[3], "identification") &&
+        segment_text(r, s[2], l[2])) {
+        *method_ok = r->is_put || is_get;
+        return r->is_put ? ROUTE_HOLDER_ID_SET : ROUTE_HOLDER_ID_GET;
+    }
     if (n >= 4 && seg_is(s[1], l[1], "accounts") && seg_is(s[3], l[3], "third-parties") &&
         segment_id(s[2], l[2], &r->path_id)) {
         if (n == 4) WANT(post, ROUTE_TP_DECLARE);

@@ -50,6 +50,12 @@ enum cmd_type {
     CMD_CLIENT_REVOKE,
     CMD_THIRD_PARTY_DECLARE,
     CMD_THIRD_PARTY_REMOVE,
+    CMD_HOLDER_IDENTIFY, /* compliance: a holder identified or unidentified (KYC status) */
+};
+
+struct cmd_holder_identify {
+    char holder_id[LEDGER_HOLDER_ID_MAX + 1];
+    bool identified;
 };
 
 #define LEDGER_SEALS_PER_COMMAND_MAX 64
@@ -230,6 +236,7 @@ struct cmd {
         struct cmd_card_refund card_refund;
         struct cmd_expire_holds expire;
         struct cmd_seal_periods seal;
+        struct cmd_holder_identify holder_identify;
         struct cmd_client_register client_register;
         struct cmd_client_revoke client_revoke;
         struct cmd_third_party third_party;

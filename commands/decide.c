@@ -314,6 +314,7 @@ void decide(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
     case CMD_CLOSE_ACCOUNT: decide_account_action(st, c, sink); break;
     case CMD_TRANSFERS: decide_transfers(st, c, sink); break;
     case CMD_SEAL_PERIODS: decide_seal_periods(st, c, sink); break;
+    case CMD_HOLDER_IDENTIFY: decide_holder_identify(st, c, sink); break;
     case CMD_CLIENT_REGISTER:
     case CMD_CLIENT_REVOKE:
     case CMD_THIRD_PARTY_DECLARE:
@@ -358,4 +359,22 @@ void decide_seal_periods(struct ledger_state *st, struct cmd *c, struct event_si
         p->sealed++;
         cursor = end;
     }
+}
+
+/* A holder's identification (KYC) status: any holder id but the ledger's own; each change is one
+ * event, its own stream (the command id names it). */
+void decide_holder_identify(struct ledger_state *st, struct cmd *c, struct event_sink *sink)
+{
+    const struct cmd_holder_identify *h = &c->u.holder_identify;
+    if (h->holder_id[0] == '\0' || strcmp(h->holder_id, LEDGER_INTERNAL_HOLDER) == 0 ||
+        !ledger_utf8_valid(h->holder_id, strlen(h->holder_id)))
+        return reject(c, LEDGER_ERR_FIELD_INVALID, "holder_id");
+    char name[64], hex[33];
+    ledger_hex(c->cmd_id.b, 16, hex);
+    snprintf(name, sizeof name, "kyc:%s", hex);
+    struct ledger_id stream = ledger_id_from_name(name);
+    struct event *ev = decide_event(sink, c, EVENT_HOLDER_IDENTIFICATION_CHANGED, &stream, 1);
+    memcpy(ev->data.holder_identification.holder_id, h->holder_id, sizeof ev->data.holder_identification.holder_id);
+    ev->data.holder_identification.identified = h->identified;
+    decide_apply_last(st, sink);
 }

@@ -14,8 +14,9 @@ void decide_apply_last(struct ledger_state *st, struct event_sink *sink);
 struct account *decide_internal_account(struct ledger_state *st, struct cmd *c, struct event_sink *sink,
                                         const char *kind, const char *currency);
 
-/* decide.c: CMD_SEAL_PERIODS. */
+/* decide.c: CMD_SEAL_PERIODS, CMD_HOLDER_IDENTIFY. */
 void decide_seal_periods(struct ledger_state *st, struct cmd *c, struct event_sink *sink);
+void decide_holder_identify(struct ledger_state *st, struct cmd *c, struct event_sink *sink);
 
 /* decide_cards.c: every card command (CMD_CARD_* and CMD_EXPIRE_HOLDS). */
 void decide_card(struct ledger_state *st, struct cmd *c, struct event_sink *sink);

@@ -204,6 +204,18 @@ static void batch_decide(struct sequencer *s, size_t n, struct event_sink *sink)
     }
 }
 
+/* Rows of the holders whose identification changed (the last change of a holder wins). */
+static void holder_rows_put(struct ledger_state *state, struct store_batch *b)
+{
+    size_t n = 0;
+    const struct holder_identification *h = ledger_state_take_holder_changes(state, &n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t row[HOLDER_ROW_BYTES];
+        holder_row_encode(&h[i], row);
+        store_batch_put(b, STORE_CF_PROJ_KYC, h[i].holder_id, strlen(h[i].holder_id), row, sizeof row);
+    }
+}
+
 /* Rows of the cards and authorizations the batch changed (projections.h lists the keys). */
 static void batch_put_card_rows(struct sequencer *s)
 {
@@ -261,6 +273,7 @@ static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
     }
     batch_put_card_rows(s);
     access_batch_put_rows(s->state, s->cur->batch); /* clients, third parties (projections/access.c) */
+    holder_rows_put(s->state, s->cur->batch);
     store_batch_set_head(s->cur->batch, &s->head);
 }
 
@@ -461,6 +474,7 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     ledger_state_take_dirty_auths(s->state, &n);
     ledger_state_take_dirty_clients(s->state, &n);
     ledger_state_take_dirty_grants(s->state, &n);
+    ledger_state_take_holder_changes(s->state, &n);
     s->replay_events = s->head.seq;
     s->replay_seconds = (double)(mono_us() - t0) / 1e6;
     s->m.committed_seq = s->head.seq;

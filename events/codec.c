@@ -222,6 +222,13 @@ static bool pack_data(msgpack_packer *pk, const struct event *ev)
     case EVENT_CLIENT_REVOKED:
     case EVENT_THIRD_PARTY_DECLARED:
     case EVENT_THIRD_PARTY_REMOVED: return pack_access_data(pk, ev);
+    case EVENT_HOLDER_IDENTIFICATION_CHANGED: {
+        const struct ev_holder_identification *d = &ev->data.holder_identification;
+        msgpack_pack_map(pk, 2);
+        codec_pack_str(pk, "holder_id", d->holder_id);
+        codec_pack_enum(pk, "status", d->identified ? "identified" : "unidentified");
+        return d->holder_id[0] != '\0';
+    }
     default: /* card events: events/codec_cards.c */
         return pack_card_data(pk, ev);
     }
@@ -402,6 +409,20 @@ static const struct codec_field transfer_fields[] = {
     CODEC_FIELD("reference", CODEC_STR, struct ev_transfer_executed, reference),
 };
 
+static bool parse_identification(const char *name, uint8_t *out)
+{
+    if (strcmp(name, "identified") == 0 || strcmp(name, "unidentified") == 0) {
+        *out = strcmp(name, "identified") == 0;
+        return true;
+    }
+    return false;
+}
+
+static const struct codec_field holder_identification_fields[] = {
+    CODEC_FIELD("holder_id", CODEC_STR, struct ev_holder_identification, holder_id),
+    CODEC_ENUM("status", struct ev_holder_identification, identified, parse_identification),
+};
+
 static const struct codec_field period_fields[] = {
     CODEC_FIELD("period", CODEC_STR, struct ev_period_closed, period),
     CODEC_FIELD("kind", CODEC_STR, struct ev_period_closed, kind),
@@ -569,6 +590,9 @@ static bool decode_data(const msgpack_object *o, struct event *ev)
     case EVENT_CLIENT_REVOKED:
     case EVENT_THIRD_PARTY_DECLARED:
     case EVENT_THIRD_PARTY_REMOVED: return decode_access_data(o, ev);
+    case EVENT_HOLDER_IDENTIFICATION_CHANGED:
+        return CODEC_DECODE(o, holder_identification_fields, &ev->data.holder_identification) &&
+               ev->data.holder_identification.holder_id[0] != '\0';
     default: /* card events: events/codec_cards.c */
         return decode_card_data(o, ev);
     }
@@ -836,6 +860,10 @@ static void data_to_json(struct text_buf *tb, const struct event *ev)
     case EVENT_CLIENT_REVOKED:
     case EVENT_THIRD_PARTY_DECLARED:
     case EVENT_THIRD_PARTY_REMOVED: access_data_to_json(tb, ev); break;
+    case EVENT_HOLDER_IDENTIFICATION_CHANGED:
+        codec_tb_kv_str(tb, "holder_id", ev->data.holder_identification.holder_id);
+        codec_tb_kv_str(tb, "status", ev->data.holder_identification.identified ? "identified" : "unidentified");
+        break;
     default: /* card events: events/codec_cards.c */
         card_data_to_json(tb, ev);
         break;
@@ -877,7 +905,8 @@ bool event_touches_account(const struct event *ev, const struct ledger_id *accou
     case EVENT_THIRD_PARTY_DECLARED:
     case EVENT_THIRD_PARTY_REMOVED: return ledger_id_equal(&ev->data.third_party.account_id, account_id);
     case EVENT_CLIENT_REGISTERED:
-    case EVENT_CLIENT_REVOKED: return false;
+    case EVENT_CLIENT_REVOKED:
+    case EVENT_HOLDER_IDENTIFICATION_CHANGED: return false;
     default:
         return card_event_touches_account(ev, account_id);
     }

@@ -201,7 +201,8 @@ void ledger_hex(const uint8_t *bytes, size_t n, char *out);
     X(CLIENT_REGISTERED, 20, "client", "registered")                                               \
     X(CLIENT_REVOKED, 21, "client", "revoked")                                                     \
     X(THIRD_PARTY_DECLARED, 22, "third_party", "declared")                                         \
-    X(THIRD_PARTY_REMOVED, 23, "third_party", "removed")
+    X(THIRD_PARTY_REMOVED, 23, "third_party", "removed")                                           \
+    X(HOLDER_IDENTIFICATION_CHANGED, 24, "holder", "identification_changed")
 
 enum event_type {
 #define LEDGER_EVENT_ENUM(name, num, cat, verb) EVENT_##name = num,
@@ -441,6 +442,13 @@ struct ev_third_party {
     uint8_t rights; /* enum tp_right bits */
 };
 
+/* holder.identification_changed: compliance marks a holder identified (KYC done) or unidentified.
+ * Each change is its own stream (ledger_id_from_name("kyc:" + command id hex)). */
+struct ev_holder_identification {
+    char holder_id[LEDGER_HOLDER_ID_MAX + 1];
+    bool identified;
+};
+
 /* One event: envelope + payload. A plain value; callers fill it. */
 struct event {
     uint64_t seq;        /* global sequence, gap-free, starts at 1 */
@@ -468,6 +476,7 @@ struct event {
         struct ev_client_registered client_registered;
         struct ev_client_revoked client_revoked;
         struct ev_third_party third_party;
+        struct ev_holder_identification holder_identification;
     } data;
     uint8_t prev_hash[LEDGER_HASH_LEN];
     uint8_t hash[LEDGER_HASH_LEN];

@@ -375,6 +375,21 @@ bool statement_config_load(struct store *st, enum period_kind *kind, char *zone,
 int64_t ledger_state_first_ts(const struct ledger_state *st);
 int64_t ledger_state_sealed_until(const struct ledger_state *st);
 
+/* ---- holder identification (KYC status), set by compliance ------------------------------------ */
+struct holder_identification {
+    char holder_id[LEDGER_HOLDER_ID_MAX + 1];
+    bool identified;
+    uint64_t seq;   /* the holder.identification_changed event */
+    int64_t ts_ns;
+};
+/* The changes applied since the last call, oldest first (a holder may appear more than once: the
+ * last one wins). Owned by st, valid until the next apply. */
+const struct holder_identification *ledger_state_take_holder_changes(struct ledger_state *st, size_t *n);
+/* proj_kyc rows: holder id -> versioned struct holder_identification. */
+#define HOLDER_ROW_BYTES (4 + sizeof(struct holder_identification))
+void holder_row_encode(const struct holder_identification *h, uint8_t out[HOLDER_ROW_BYTES]);
+bool holder_row_decode(const void *row, size_t len, struct holder_identification *out);
+
 struct store;
 /* Replays the whole log of st into state (verifying every hash and the gap-free sequence).
  * Returns LEDGER_ERR_OK, or an error with *bad_seq = the first bad sequence and a reason in err.

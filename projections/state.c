@@ -43,6 +43,8 @@ struct ledger_state {
     size_t index_cap;
     struct transfer_slot *transfers;
     size_t transfers_cap, transfers_count;
+    struct holder_identification *holder_changes; /* since the last take */
+    size_t holder_changes_len, holder_changes_cap;
     int64_t first_ts_ns;     /* the first event's time */
     int64_t sealed_until_ns; /* end of the last sealed statement period */
     struct op_record *ops; /* card operation ids, linear probing, load <= 1/2 */
@@ -132,6 +134,7 @@ void ledger_state_free(struct ledger_state *st)
     free(st->by_name);
     free(st->transfers);
     free(st->ops);
+    free(st->holder_changes);
     free(st->undo);
     free(st->dirty);
     free(st->dirty_bits);
@@ -490,6 +493,41 @@ static enum ledger_err ops_note(struct ledger_state *st, const struct event *ev)
     return LEDGER_ERR_OK;
 }
 
+static enum ledger_err apply_holder_identification(struct ledger_state *st, const struct event *ev)
+{
+    if (st->holder_changes_len == st->holder_changes_cap) {
+        st->holder_changes_cap = st->holder_changes_cap ? st->holder_changes_cap * 2 : 64;
+        st->holder_changes = realloc(st->holder_changes, st->holder_changes_cap * sizeof *st->holder_changes);
+        LEDGER_ASSERT(st->holder_changes != NULL);
+    }
+    struct holder_identification *h = &st->holder_changes[st->holder_changes_len++];
+    memset(h, 0, sizeof *h);
+    memcpy(h->holder_id, ev->data.holder_identification.holder_id, sizeof h->holder_id);
+    h->identified = ev->data.holder_identification.identified;
+    h->seq = ev->seq;
+    h->ts_ns = ev->ts_ns;
+    return LEDGER_ERR_OK;
+}
+
+const struct holder_identification *ledger_state_take_holder_changes(struct ledger_state *st, size_t *n)
+{
+    *n = st->holder_changes_len;
+    st->holder_changes_len = 0;
+    return st->holder_changes;
+}
+
+#define HOLDER_ROW_VERSION 1u
+
+void holder_row_encode(const struct holder_identification *h, uint8_t out[HOLDER_ROW_BYTES])
+{
+    row_put(HOLDER_ROW_VERSION, h, sizeof *h, ROW_NO_DIRTY, out);
+}
+
+bool holder_row_decode(const void *row, size_t len, struct holder_identification *out)
+{
+    return row_get(HOLDER_ROW_VERSION, row, len, out, sizeof *out);
+}
+
 int64_t ledger_state_first_ts(const struct ledger_state *st)
 {
     return st->first_ts_ns;
@@ -517,6 +555,7 @@ enum ledger_err ledger_state_apply(struct ledger_state *st, const struct event *
         st->first_ts_ns = ev->ts_ns;
     switch ((enum event_type)ev->type) {
     case EVENT_STATEMENT_PERIOD_CLOSED: return apply_period_closed(st, ev);
+    case EVENT_HOLDER_IDENTIFICATION_CHANGED: return apply_holder_identification(st, ev);
     case EVENT_ACCOUNT_OPENED: return apply_opened(st, ev);
     case EVENT_ACCOUNT_BLOCKED:
     case EVENT_ACCOUNT_UNBLOCKED:

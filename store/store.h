@@ -53,6 +53,7 @@ enum store_cf {
     STORE_CF_CREDENTIALS,    /* client id -> salted slow hash of its secret (never in an event) */
     STORE_CF_PROJ_CLIENTS,
     STORE_CF_PROJ_THIRD_PARTIES,
+    STORE_CF_PROJ_KYC, /* holder id -> identification row */
     STORE_CF_COUNT,
 };
 

@@ -312,6 +312,63 @@ Test(access, codec_rules)
     cr_assert_str_eq(event_type_name(EVENT_CLIENT_REVOKED), "client.revoked");
 }
 
+/* Event 24: a holder's identification round-trips with its status as a name; an empty holder id
+ * does not encode nor decode; decide refuses the ledger's own holder and an empty id, and applies
+ * the change (the change list gives it once, then is empty). */
+Test(access, holder_identification)
+{
+    struct event ev = {.seq = 1, .ts_ns = 1, .type = EVENT_HOLDER_IDENTIFICATION_CHANGED, .v = 1, .stream_ver = 1};
+    snprintf(ev.actor, sizeof ev.actor, "c:compliance");
+    snprintf(ev.data.holder_identification.holder_id, sizeof ev.data.holder_identification.holder_id, "alice");
+    ev.data.holder_identification.identified = true;
+    uint8_t rec[LEDGER_RECORD_BYTES_MAX];
+    size_t len = event_encode(&ev, rec, sizeof rec);
+    cr_assert(len > 0);
+    cr_assert(memmem(rec, len, "\xa6status\xaaidentified", 18) != NULL, "status written as its name");
+    struct event back;
+    cr_assert_eq(event_decode(rec, len, &back), LEDGER_ERR_OK);
+    cr_assert_str_eq(back.data.holder_identification.holder_id, "alice");
+    cr_assert(back.data.holder_identification.identified);
+    uint8_t *at = memmem(rec, len, "\xa5" "alice", 6);
+    cr_assert(at != NULL);
+    memcpy(at + 1, "Alice", 5);
+    cr_assert_eq(event_decode(rec, len, &back), LEDGER_ERR_OK); /* a different holder decodes */
+    cr_assert_str_eq(back.data.holder_identification.holder_id, "Alice");
+    at = memmem(rec, len, "\xaaidentified", 11);
+    memcpy(at, "\xaaidentifieD", 11);
+    cr_assert_eq(event_decode(rec, len, &back), LEDGER_ERR_DECODE, "unknown status");
+    ev.data.holder_identification.holder_id[0] = '\0';
+    cr_assert_eq(event_encode(&ev, rec, sizeof rec), 0, "empty holder id");
+
+    struct ledger_state *st = ledger_state_new();
+    size_t n = 0;
+    struct cmd c = {.type = CMD_HOLDER_IDENTIFY};
+    snprintf(c.u.holder_identify.holder_id, sizeof c.u.holder_identify.holder_id, "%s", LEDGER_INTERNAL_HOLDER);
+    cr_assert_eq(run(st, &c, &n), LEDGER_ERR_FIELD_INVALID);
+    cr_assert_eq(n, 0);
+    c.u.holder_identify.holder_id[0] = '\0';
+    cr_assert_eq(run(st, &c, &n), LEDGER_ERR_FIELD_INVALID);
+    snprintf(c.u.holder_identify.holder_id, sizeof c.u.holder_identify.holder_id, "bob");
+    c.u.holder_identify.identified = true;
+    cr_assert_eq(run(st, &c, &n), LEDGER_ERR_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(evs[0].type, EVENT_HOLDER_IDENTIFICATION_CHANGED);
+    const struct holder_identification *h = ledger_state_take_holder_changes(st, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(h[0].holder_id, "bob");
+    cr_assert(h[0].identified);
+    cr_assert_eq(h[0].seq, evs[0].seq);
+    uint8_t row[HOLDER_ROW_BYTES];
+    struct holder_identification back_row;
+    holder_row_encode(&h[0], row);
+    cr_assert(holder_row_decode(row, sizeof row, &back_row));
+    cr_assert_str_eq(back_row.holder_id, "bob");
+    cr_assert(!holder_row_decode(row, sizeof row - 1, &back_row), "short row");
+    ledger_state_take_holder_changes(st, &n);
+    cr_assert_eq(n, 0);
+    ledger_state_free(st);
+}
+
 /* ---- through the sequencer and RocksDB -------------------------------------------------------- */
 
 static char tmp[64], data[128];

@@ -982,8 +982,8 @@ Test(codec, json_escapes_quotes_and_control_characters)
 
 Test(codec, type_names_cover_the_map)
 {
-    /* Proves every type of LEDGER_EVENT_MAP (ids 1-23) has its category, verb and "category.verb"
-     * name, ids are 1..23 without a gap, and values outside the map (0, 24, 99, 65535) have none. */
+    /* Proves every type of LEDGER_EVENT_MAP (ids 1-24) has its category, verb and "category.verb"
+     * name, ids are 1..24 without a gap, and values outside the map (0, 25, 99, 65535) have none. */
     static const struct {
         uint16_t type;
         const char *cat, *verb;
@@ -992,7 +992,7 @@ Test(codec, type_names_cover_the_map)
         LEDGER_EVENT_MAP(ROW)
 #undef ROW
     };
-    cr_assert_eq(sizeof rows / sizeof rows[0], 23);
+    cr_assert_eq(sizeof rows / sizeof rows[0], 24);
     for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
         char want[64];
         cr_assert_eq(rows[k].type, k + 1, "row %zu has id %u", k, rows[k].type);
@@ -1007,7 +1007,8 @@ Test(codec, type_names_cover_the_map)
     cr_assert_str_eq(event_type_name(EVENT_CARD_LIMITS_CHANGED), "card.limits_changed");
     cr_assert_str_eq(event_type_name(EVENT_CARD_HOLD_EXPIRED), "card.hold_expired");
     cr_assert_str_eq(event_type_name(EVENT_CARD_REFUNDED), "card.refunded");
-    static const uint16_t unknown[] = {0, 24, 99, UINT16_MAX};
+    cr_assert_str_eq(event_type_name(EVENT_HOLDER_IDENTIFICATION_CHANGED), "holder.identification_changed");
+    static const uint16_t unknown[] = {0, 25, 99, UINT16_MAX};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         cr_assert_null(event_type_category(unknown[k]), "type %u", unknown[k]);
         cr_assert_null(event_type_verb(unknown[k]), "type %u", unknown[k]);

@@ -394,6 +394,8 @@ static const struct row table[] = {
     {"GET", "/v1/audit", NULL, NULL, {Y, Y, Y, N, N, N, N}},
     {"GET", "/v1/audit?actor=ledgerctl:operator", NULL, NULL, {Y, Y, Y, N, N, N, N}},
     {"POST", "/v1/clients/%V/revoke", NULL, NULL, {Y, N, N, N, N, N, N}},
+    {"PUT", "/v1/holders/alice/identification", "{\"status\":\"identified\"}", NULL, {Y, Y, N, N, N, N, N}},
+    {"GET", "/v1/holders/alice/identification", NULL, NULL, {Y, Y, Y, Y, Y, N, N}},
 
     /* ---- administration, operations ---- */
     {"GET", "/v1/admin/clock", NULL, NULL, {Y, N, N, Y, N, N, N}},
@@ -405,6 +407,7 @@ static const struct row table[] = {
     {"POST", "/v1/transfers", "{}", NULL, {Y, N, N, X, N, X, N}},
     {"POST", "/v1/card-authorizations", "{}", NULL, {Y, N, N, N, N, N, Y}},
     {"POST", "/v1/cards/%C/block", "{\"reason\":\"NOPE\"}", "CARD_NOT_FOUND", {Y, N, Y, N, N, N, Y}},
+    {"PUT", "/v1/holders/alice/identification", "{\"status\":\"maybe\"}", NULL, {Y, Y, N, N, N, N, N}},
 
     /* last: a third party removing its own declaration (would break the rows above if allowed) */
     {"DELETE", "/v1/accounts/%A/third-parties/tp1", NULL, NULL, {X, N, N, N, N, N, N}},

@@ -166,7 +166,7 @@ static const enum store_cf inline_cfs[] = {STORE_CF_PROJ_ACCOUNTS, STORE_CF_PROJ
                                            STORE_CF_PROJ_HOLDERS,  STORE_CF_PROJ_CARDS,
                                            STORE_CF_PROJ_ACCOUNT_CARDS, STORE_CF_PROJ_AUTHS,
                                            STORE_CF_PROJ_CARD_AUTHS, STORE_CF_PROJ_CLIENTS,
-                                           STORE_CF_PROJ_THIRD_PARTIES};
+                                           STORE_CF_PROJ_THIRD_PARTIES, STORE_CF_PROJ_KYC};
 
 /* Commits b asynchronously once it holds TOOL_REBUILD_BATCH_ROWS puts. */
 static void rows_maybe_commit(struct store *st, struct store_batch *b)
@@ -243,6 +243,13 @@ static int rebuild_balances(struct store *st)
     put_account_rows(st, b, state);
     put_card_rows(st, b, state);
     access_batch_put_rows(state, b); /* clients and third-party grants: every one is new after replay */
+    size_t nh = 0;
+    const struct holder_identification *h = ledger_state_take_holder_changes(state, &nh);
+    for (size_t i = 0; i < nh; i++) { /* in log order: a holder's last change is put last and wins */
+        uint8_t row[HOLDER_ROW_BYTES];
+        holder_row_encode(&h[i], row);
+        store_batch_put(b, STORE_CF_PROJ_KYC, h[i].holder_id, strlen(h[i].holder_id), row, sizeof row);
+    }
     store_commit(st, b); /* sync */
     store_batch_free(b);
     double secs = tool_now_s() - pr.t0;

@@ -88,6 +88,43 @@ static bool row_equals(struct store *st, enum store_cf cf, const void *key, size
     return ok;
 }
 
+static int holder_order(const void *a, const void *b)
+{
+    const struct holder_identification *x = a, *y = b;
+    int c = strcmp(x->holder_id, y->holder_id);
+    return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Holder identifications: the latest change of each holder must be its proj_kyc row, and the
+ * family must hold no other row. Returns the number of holders, or sets *bad. */
+static uint64_t check_holder_rows(struct store *st, struct ledger_state *state, bool *bad)
+{
+    size_t n = 0, holders = 0;
+    const struct holder_identification *changes = ledger_state_take_holder_changes(state, &n);
+    struct holder_identification *h = n ? malloc(n * sizeof *h) : NULL;
+    LEDGER_ASSERT(n == 0 || h != NULL);
+    if (n)
+        memcpy(h, changes, n * sizeof *h);
+    qsort(h, n, sizeof *h, holder_order);
+    for (size_t i = 0; i < n && !*bad; i++) {
+        if (i + 1 < n && strcmp(h[i].holder_id, h[i + 1].holder_id) == 0)
+            continue; /* a later change of the same holder */
+        uint8_t row[HOLDER_ROW_BYTES];
+        holder_row_encode(&h[i], row);
+        holders++;
+        if (!row_equals(st, STORE_CF_PROJ_KYC, h[i].holder_id, strlen(h[i].holder_id), row, sizeof row)) {
+            printf("verify: FAIL: the stored identification of holder %s differs from the events\n", h[i].holder_id);
+            *bad = true;
+        }
+    }
+    free(h);
+    if (!*bad && cf_rows(st, STORE_CF_PROJ_KYC) != holders) {
+        printf("verify: FAIL: the holder identification rows hold a row no event explains\n");
+        *bad = true;
+    }
+    return holders;
+}
+
 /* Cards, authorizations and clients: after a fresh replay every one of them is "changed", so the
  * dirty lists enumerate them all. Each stored row must equal the replayed one and the families
  * must hold no other row. Returns the number of rows checked, or prints what differs and sets *bad. */
@@ -126,7 +163,7 @@ static uint64_t check_other_rows(struct store *st, struct ledger_state *state, b
         printf("verify: FAIL: the card, authorization or client rows hold a row no event explains\n");
         *bad = true;
     }
-    return n_cards + n_auths + n_clients;
+    return n_cards + n_auths + n_clients + check_holder_rows(st, state, bad);
 }
 
 /* Compares every stored account row with the replayed account; returns the first bad seq or 0. */
@@ -314,7 +351,7 @@ int cmd_verify(int argc, char **argv)
         if (other_bad)
             status = 1;
         else
-            printf("verify: %" PRIu64 " card, authorization and client rows = replayed\n", others);
+            printf("verify: %" PRIu64 " card, authorization, client and holder rows = replayed\n", others);
         status |= check_projection(st, state, kind, skip);
     }
     if (status == 0)
