@@ -45,7 +45,7 @@
 #define OUTBOX_ACK_SLICE_MS 50         /* ack waits are sliced to notice errors and stop early */
 #define OUTBOX_RETRY_MS_MIN 100
 #define OUTBOX_MSG_ID_MAX 64           /* 36-char UUID + ':' + 20 digits + NUL */
-#define OUTBOX_PROBLEM_MAX 512
+#define OUTBOX_PROBLEM_MAX 1024 /* holds the connect line with the longest URL */
 
 _Static_assert(LEDGER_ID_TEXT_LEN + 1 + 20 + 1 <= OUTBOX_MSG_ID_MAX, "msg id fits its buffer");
 _Static_assert(OUTBOX_RETRY_MS_MIN <= LEDGER_OUTBOX_RETRY_MS_MAX, "back-off starts below its ceiling");
