@@ -559,11 +559,10 @@ static void read_identification(struct request *r)
     }
     if (err != LEDGER_ERR_OK)
         return reply_error(&r->reply, err, NULL, NULL);
-    char when[API_TIME_TEXT_MAX];
-    api_time_format(h.ts_ns, when);
     reply_json(&r->reply, 200,
-               json_pack("{s:s, s:s, s:I, s:s}", "holder_id", h.holder_id, "status",
-                         h.identified ? "identified" : "unidentified", "seq", (json_int_t)h.seq, "updated_at", when));
+               json_pack("{s:s, s:s, s:I, s:o}", "holder_id", h.holder_id, "status",
+                         h.identified ? "identified" : "unidentified", "seq", (json_int_t)h.seq, "updated_at",
+                         api_time_json(h.ts_ns)));
 }
 
 void access_route_read(struct request *r)

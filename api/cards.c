@@ -557,16 +557,6 @@ static json_t *id_or_null(const struct ledger_id *id)
     return ledger_id_is_zero(id) ? json_null() : id_json(id);
 }
 
-static json_t *time_json(int64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char text[48];
-    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%09lldZ", (long long)(ts_ns % 1000000000));
-    return json_string(text);
-}
 
 static json_t *str_or_null(const char *s)
 {
@@ -626,7 +616,7 @@ static json_t *card_doc(const struct card *k)
         card_type_name((enum card_type)k->type), "brand", k->brand, "last_four", k->last_four, "expiry", k->expiry,
         "name_on_card", k->name_on_card, "token", k->token, "limits", limits_doc(&k->limits), "blocks", blocks,
         "replaces", id_or_null(&k->replaces), "replaced_by", id_or_null(&k->replaced_by), "created_at",
-        time_json(k->issued_ts_ns), "version", (json_int_t)k->version, "seq", (json_int_t)k->last_seq);
+        api_time_json(k->issued_ts_ns), "version", (json_int_t)k->version, "seq", (json_int_t)k->last_seq);
     LEDGER_ASSERT(doc != NULL);
     return doc;
 }
@@ -650,8 +640,8 @@ static json_t *auth_doc(const struct authorization *a)
         (json_int_t)a->approved_total, "held", (json_int_t)a->held, "captured", (json_int_t)a->captured_total,
         "response_code", a->response_code, "approval_code", str_or_null(a->approval_code), "approved_amount",
         (json_int_t)a->approved_amount, "available", (json_int_t)a->available_after, "expires_at",
-        a->expires_at_ns > 0 ? time_json(a->expires_at_ns) : json_null(), "created_at",
-        time_json(a->created_ts_ns), "first_seq", (json_int_t)a->first_seq, "seq", (json_int_t)a->last_seq);
+        a->expires_at_ns > 0 ? api_time_json(a->expires_at_ns) : json_null(), "created_at",
+        api_time_json(a->created_ts_ns), "first_seq", (json_int_t)a->first_seq, "seq", (json_int_t)a->last_seq);
     LEDGER_ASSERT(doc != NULL);
     return doc;
 }

@@ -137,7 +137,7 @@ void api_time_format(int64_t ts_ns, char out[API_TIME_TEXT_MAX])
     snprintf(out + n, API_TIME_TEXT_MAX - n, ".%09ldZ", frac);
 }
 
-static json_t *time_json(int64_t ts_ns)
+json_t *api_time_json(int64_t ts_ns)
 {
     char text[API_TIME_TEXT_MAX];
     api_time_format(ts_ns, text);
@@ -319,8 +319,8 @@ static json_t *pending_doc(struct request *r, const uint8_t *key, const uint8_t 
         auth_row_decode(row, rlen, &au)) {
         json_object_set_new(doc, "authorization_id", json_string(au.authorization_id));
         json_object_set_new(doc, "card_id", id_json(&au.card_id));
-        json_object_set_new(doc, "created", time_json(au.created_ts_ns));
-        json_object_set_new(doc, "expires_at", time_json(au.expires_at_ns));
+        json_object_set_new(doc, "created", api_time_json(au.created_ts_ns));
+        json_object_set_new(doc, "expires_at", api_time_json(au.expires_at_ns));
     }
     free(row);
     return doc;
@@ -409,7 +409,7 @@ bool reads_balance(struct request *r)
     }
     reply_json(&r->reply, 200,
                json_pack("{s:o, s:s, s:o, s:I, s:I}", "account_id", id_json(&a.id), "currency", a.currency, "at",
-                         time_json(at_ns), "posted", (json_int_t)op.balance_after, "seq", (json_int_t)op.seq));
+                         api_time_json(at_ns), "posted", (json_int_t)op.balance_after, "seq", (json_int_t)op.seq));
     return true;
 }
 
@@ -420,8 +420,8 @@ static json_t *statement_doc(const struct statement *s)
     json_t *doc = json_pack("{s:o, s:o, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "id",
                             id_json(&s->id), "account_id", id_json(&s->account_id), "iban", s->iban, "currency",
                             s->currency, "number", (json_int_t)s->number, "period", s->period, "period_kind",
-                            period_kind_name((enum period_kind)s->period_kind), "start", time_json(s->start_ns),
-                            "end", time_json(s->end_ns), "opening_balance", (json_int_t)s->opening,
+                            period_kind_name((enum period_kind)s->period_kind), "start", api_time_json(s->start_ns),
+                            "end", api_time_json(s->end_ns), "opening_balance", (json_int_t)s->opening,
                             "closing_balance", (json_int_t)s->closing, "total_debits", (json_int_t)s->total_debits,
                             "total_credits", (json_int_t)s->total_credits, "entries", (json_int_t)s->entries);
     LEDGER_ASSERT(doc != NULL);
@@ -562,7 +562,7 @@ static void read_statement(struct request *r)
 
 static void clock_answer(struct request *r, struct ledger_clock *c)
 {
-    json_t *doc = json_pack("{s:o, s:s}", "now", time_json(ledger_clock_now(c)), "mode",
+    json_t *doc = json_pack("{s:o, s:s}", "now", api_time_json(ledger_clock_now(c)), "mode",
                             ledger_clock_is_manual(c) ? "manual" : "realtime");
     reply_json(&r->reply, 200, doc);
 }
@@ -591,7 +591,7 @@ static void clock_set(struct request *r, struct ledger_clock *c)
     if (err != LEDGER_ERR_OK)
         return reply_error(&r->reply, err, "now", NULL);
     scheduler_kick(__atomic_load_n(&reads_scheduler, __ATOMIC_ACQUIRE)); /* expiries and seals now */
-    reply_json(&r->reply, 200, json_pack("{s:o, s:s}", "now", time_json(now_ns), "mode", "manual"));
+    reply_json(&r->reply, 200, json_pack("{s:o, s:s}", "now", api_time_json(now_ns), "mode", "manual"));
 }
 
 static void admin_clock(struct request *r)

@@ -379,17 +379,6 @@ static json_t *id_json(const struct ledger_id *id)
     return json_string(text);
 }
 
-/* RFC 3339 UTC with nanoseconds. */
-static json_t *time_json(int64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char text[48];
-    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%09lldZ", (long long)(ts_ns % 1000000000));
-    return json_string(text);
-}
 
 static json_t *account_doc(const struct account *a)
 {
@@ -401,7 +390,7 @@ static json_t *account_doc(const struct account *a)
                             "iban", a->iban, "holder_id", a->holder_id, "currency", a->currency,
                             "friendly_name", a->friendly_name, "kind", account_kind_name(a->kind), "state",
                             account_state_name(a), "blocks", blocks, "overdraft_limit",
-                            (json_int_t)a->overdraft_limit_minor, "created_at", time_json(a->opened_ts_ns),
+                            (json_int_t)a->overdraft_limit_minor, "created_at", api_time_json(a->opened_ts_ns),
                             "version", (json_int_t)a->version, "seq", (json_int_t)a->last_seq);
     LEDGER_ASSERT(doc != NULL);
     return doc;
@@ -417,7 +406,7 @@ static json_t *transfer_doc(const struct ev_transfer_executed *t, uint64_t seq, 
                             t->reference, "seq", (json_int_t)seq);
     LEDGER_ASSERT(doc != NULL);
     if (ts_ns > 0)
-        json_object_set_new(doc, "executed_at", time_json(ts_ns));
+        json_object_set_new(doc, "executed_at", api_time_json(ts_ns));
     return doc;
 }
 

@@ -105,7 +105,8 @@ static uint64_t check_holder_rows(struct store *st, struct ledger_state *state, 
     LEDGER_ASSERT(n == 0 || h != NULL);
     if (n)
         memcpy(h, changes, n * sizeof *h);
-    qsort(h, n, sizeof *h, holder_order);
+    if (n > 1)
+        qsort(h, n, sizeof *h, holder_order);
     for (size_t i = 0; i < n && !*bad; i++) {
         if (i + 1 < n && strcmp(h[i].holder_id, h[i + 1].holder_id) == 0)
             continue; /* a later change of the same holder */
