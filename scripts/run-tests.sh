@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every criterion test binary given as argument, then prints one closing line summing them:
-# "tests: N passed, N failed". Exit status 1 if any test failed or crashed.
+# "tests: N passed, N failed". Exit status 1 if any test failed or crashed. TEST_JOBS: criterion
+# workers per binary (default 2).
 set -u
 passed=0; failed=0; status=0
 for t in "$@"; do
   echo "== $(basename "$t")"
-  out=$("$t" --jobs 2 2>&1); rc=$?
+  out=$("$t" --jobs "${TEST_JOBS:-2}" 2>&1); rc=$?
   printf '%s\n' "$out" | grep -vE '^\[----\] .*(Warning|Tested)' | grep -E '\[(FAIL|----)\]|Synthesis|Assertion|Crash|signal' | head -60
   syn=$(printf '%s\n' "$out" | grep 'Synthesis' | tail -1)
   if [ -z "$syn" ]; then
