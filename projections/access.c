@@ -75,30 +75,14 @@ static void *grow(void *p, size_t *cap, size_t n, size_t elem)
     return p;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x ^ (x >> 29);
-}
-
 static uint64_t hash_str(const char *s)
 {
-    return mix64(fnv(0xcbf29ce484222325ull, s, strlen(s)));
+    return proj_mix64(proj_fnv(PROJ_FNV_BASIS, s, strlen(s)));
 }
 
 static uint64_t hash_grant(const char *tp, const struct ledger_id *account)
 {
-    return mix64(fnv(fnv(0xcbf29ce484222325ull, tp, strlen(tp) + 1), account->b, 16));
+    return proj_mix64(proj_fnv(proj_fnv(PROJ_FNV_BASIS, tp, strlen(tp) + 1), account->b, 16));
 }
 
 /* ---- indexes ---------------------------------------------------------------------------------- */

@@ -130,27 +130,10 @@ static void *pool_at(const struct pool *p, uint32_t i)
     return p->chunks[i / p->per_chunk] + (i % p->per_chunk) * p->elem_size;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
-static uint64_t hash_id(uint64_t seed, const struct ledger_id *id)
-{
-    uint64_t lo, hi;
-    memcpy(&lo, id->b, 8);
-    memcpy(&hi, id->b + 8, 8);
-    return mix64(lo ^ seed) ^ mix64(hi + 0x9e3779b97f4a7c15ull);
-}
-
 static void *pool_find(const struct pool *p, uint64_t seed, const struct ledger_id *id)
 {
     size_t mask = p->index_cap - 1;
-    for (size_t i = hash_id(seed, id) & mask;; i = (i + 1) & mask) {
+    for (size_t i = proj_hash_id(seed, id) & mask;; i = (i + 1) & mask) {
         if (p->index[i] == 0)
             return NULL;
         void *e = pool_at(p, p->index[i] - 1);
@@ -162,7 +145,7 @@ static void *pool_find(const struct pool *p, uint64_t seed, const struct ledger_
 static void index_put(struct pool *p, uint64_t seed, const struct ledger_id *id, uint32_t value)
 {
     size_t mask = p->index_cap - 1;
-    size_t i = hash_id(seed, id) & mask;
+    size_t i = proj_hash_id(seed, id) & mask;
     while (p->index[i] != 0)
         i = (i + 1) & mask;
     p->index[i] = value;

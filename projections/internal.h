@@ -4,6 +4,9 @@
 #ifndef LEDGER_PROJECTIONS_INTERNAL_H
 #define LEDGER_PROJECTIONS_INTERNAL_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "projections/projections.h"
 
 /* The card part of a ledger_state (cards.c): cards, authorizations, the expiry heap, dirty lists. */
@@ -24,5 +27,34 @@ void ledger_state_mark_dirty(struct ledger_state *st, struct account *a, uint64_
 #define ROW_NO_DIRTY ((size_t)-1)
 void row_put(uint32_t version, const void *src, size_t size, size_t dirty_offset, uint8_t *out);
 bool row_get(uint32_t version, const void *row, size_t len, void *out, size_t size);
+
+/* Hashing for the in-memory indexes of projections/ (never persisted: free to change). FNV-1a
+ * over bytes, the murmur3 64-bit finalizer, and a seeded hash of a 16-byte id. */
+static inline uint64_t proj_fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define PROJ_FNV_BASIS 0xcbf29ce484222325ull
+
+static inline uint64_t proj_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static inline uint64_t proj_hash_id(uint64_t seed, const struct ledger_id *id)
+{
+    uint64_t lo, hi;
+    memcpy(&lo, id->b, 8);
+    memcpy(&hi, id->b + 8, 8);
+    return proj_mix64(lo ^ seed) ^ proj_mix64(hi + 0x9e3779b97f4a7c15ull);
+}
 
 #endif

@@ -59,35 +59,10 @@ struct ledger_state {
     uint64_t seed;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
-static uint64_t hash_id(const struct ledger_state *st, const struct ledger_id *id)
-{
-    uint64_t lo, hi;
-    memcpy(&lo, id->b, 8);
-    memcpy(&hi, id->b + 8, 8);
-    return mix64(lo ^ st->seed) ^ mix64(hi + 0x9e3779b97f4a7c15ull);
-}
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static uint64_t hash_name(const struct ledger_state *st, const char *holder, const char *name)
 {
-    uint64_t h = hash_bytes(0xcbf29ce484222325ull ^ st->seed, holder, strlen(holder) + 1);
-    return mix64(hash_bytes(h, name, strlen(name)));
+    uint64_t h = proj_fnv(PROJ_FNV_BASIS ^ st->seed, holder, strlen(holder) + 1);
+    return proj_mix64(proj_fnv(h, name, strlen(name)));
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -157,7 +132,7 @@ uint64_t ledger_state_account_count(const struct ledger_state *st)
 struct account *ledger_state_account(struct ledger_state *st, const struct ledger_id *id)
 {
     size_t mask = st->index_cap - 1;
-    for (size_t i = hash_id(st, id) & mask;; i = (i + 1) & mask) {
+    for (size_t i = proj_hash_id(st->seed, id) & mask;; i = (i + 1) & mask) {
         uint32_t v = st->by_id[i];
         if (v == 0)
             return NULL;
@@ -198,7 +173,7 @@ static void index_grow(struct ledger_state *st)
     st->by_name = xcalloc(st->index_cap, sizeof *st->by_name);
     for (uint64_t i = 0; i < st->count; i++) {
         struct account *a = ledger_state_account_at(st, i);
-        index_insert(st, st->by_id, hash_id(st, &a->id), (uint32_t)i + 1);
+        index_insert(st, st->by_id, proj_hash_id(st->seed, &a->id), (uint32_t)i + 1);
         index_insert(st, st->by_name, hash_name(st, a->holder_id, a->friendly_name), (uint32_t)i + 1);
     }
 }
@@ -260,7 +235,7 @@ static enum ledger_err apply_opened(struct ledger_state *st, const struct event 
     if (st->count * 2 > st->index_cap) {
         index_grow(st);
     } else {
-        index_insert(st, st->by_id, hash_id(st, &a->id), (uint32_t)index + 1);
+        index_insert(st, st->by_id, proj_hash_id(st->seed, &a->id), (uint32_t)index + 1);
         index_insert(st, st->by_name, hash_name(st, a->holder_id, a->friendly_name), (uint32_t)index + 1);
     }
     ledger_state_mark_dirty(st, a, ev->seq, DIRTY_ACCOUNT | DIRTY_BALANCE);
@@ -297,18 +272,18 @@ static enum ledger_err apply_account_change(struct ledger_state *st, const struc
 
 uint64_t transfer_content_digest(const struct ev_transfer_executed *t)
 {
-    uint64_t h = hash_bytes(0xcbf29ce484222325ull, t->debit_account_id.b, 16);
-    h = hash_bytes(h, t->credit_account_id.b, 16);
-    h = hash_bytes(h, &t->amount_minor, sizeof t->amount_minor);
-    h = hash_bytes(h, t->currency, 3);
-    h = hash_bytes(h, &t->kind, 1);
-    return mix64(hash_bytes(h, t->reference, strlen(t->reference)));
+    uint64_t h = proj_fnv(PROJ_FNV_BASIS, t->debit_account_id.b, 16);
+    h = proj_fnv(h, t->credit_account_id.b, 16);
+    h = proj_fnv(h, &t->amount_minor, sizeof t->amount_minor);
+    h = proj_fnv(h, t->currency, 3);
+    h = proj_fnv(h, &t->kind, 1);
+    return proj_mix64(proj_fnv(h, t->reference, strlen(t->reference)));
 }
 
 static size_t transfer_probe(const struct ledger_state *st, const struct ledger_id *id)
 {
     size_t mask = st->transfers_cap - 1;
-    size_t i = hash_id(st, id) & mask;
+    size_t i = proj_hash_id(st->seed, id) & mask;
     while (st->transfers[i].seq != 0 && !ledger_id_equal(&st->transfers[i].id, id))
         i = (i + 1) & mask;
     return i;
@@ -417,33 +392,33 @@ struct ledger_id card_operation_id(const struct event *ev)
 
 uint64_t card_operation_digest(const struct event *ev)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ ev->type;
+    uint64_t h = PROJ_FNV_BASIS ^ ev->type;
     switch ((enum event_type)ev->type) {
     case EVENT_CARD_AUTHORIZED:
     case EVENT_CARD_DECLINED:
-        h = hash_bytes(h, ev->data.card_decision.hold_id.b, 16);
-        h = hash_bytes(h, &ev->data.card_decision.amount_requested, 8);
+        h = proj_fnv(h, ev->data.card_decision.hold_id.b, 16);
+        h = proj_fnv(h, &ev->data.card_decision.amount_requested, 8);
         break;
     case EVENT_CARD_CAPTURED:
     case EVENT_CARD_REVERSED:
-        h = hash_bytes(h, ev->data.card_hold.hold_id.b, 16);
+        h = proj_fnv(h, ev->data.card_hold.hold_id.b, 16);
         if (ev->type == EVENT_CARD_CAPTURED)
-            h = hash_bytes(h, &ev->data.card_hold.amount, 8);
+            h = proj_fnv(h, &ev->data.card_hold.amount, 8);
         break;
     case EVENT_CARD_REFUNDED:
-        h = hash_bytes(h, ev->data.card_refund.card_id.b, 16);
-        h = hash_bytes(h, &ev->data.card_refund.amount, 8);
-        h = hash_bytes(h, ev->data.card_refund.currency, 3);
+        h = proj_fnv(h, ev->data.card_refund.card_id.b, 16);
+        h = proj_fnv(h, &ev->data.card_refund.amount, 8);
+        h = proj_fnv(h, ev->data.card_refund.currency, 3);
         break;
     default: break;
     }
-    return mix64(h);
+    return proj_mix64(h);
 }
 
 static size_t ops_probe(const struct ledger_state *st, const struct ledger_id *id)
 {
     size_t mask = st->ops_cap - 1;
-    size_t i = hash_id(st, id) & mask;
+    size_t i = proj_hash_id(st->seed, id) & mask;
     while (st->ops[i].seq != 0 && !ledger_id_equal(&st->ops[i].id, id))
         i = (i + 1) & mask;
     return i;
