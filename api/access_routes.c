@@ -395,13 +395,8 @@ static void read_clients(struct request *r)
         json_array_append_new(list, client_doc(&cl, cl.revoked));
         prev = cl;
     }
-    bool failed = store_iter_failed(it);
-    store_iter_free(it);
-    if (failed) {
-        json_decref(list);
-        json_decref(next);
-        return reply_error(&r->reply, LEDGER_ERR_IO, NULL, NULL);
-    }
+    if (!api_iter_close(r, it, list, next))
+        return;
     reply_json(&r->reply, 200, json_pack("{s:o, s:o}", "clients", list, "next_cursor", next));
 }
 
@@ -442,13 +437,8 @@ static void read_tp_accounts(struct request *r)
                                                rights_json(g.rights)));
         prev = account;
     }
-    bool failed = store_iter_failed(it);
-    store_iter_free(it);
-    if (failed) {
-        json_decref(list);
-        json_decref(next);
-        return reply_error(&r->reply, LEDGER_ERR_IO, NULL, NULL);
-    }
+    if (!api_iter_close(r, it, list, next))
+        return;
     reply_json(&r->reply, 200,
                json_pack("{s:s, s:o, s:o}", "third_party_id", tp, "accounts", list, "next_cursor", next));
 }

@@ -828,7 +828,8 @@ static void read_account_cards(struct request *r)
             json_array_append_new(list, card_doc(&card));
         prev = id;
     }
-    store_iter_free(it);
+    if (!api_iter_close(r, it, list, next))
+        return;
     reply_json(&r->reply, 200, json_pack("{s:o, s:o}", "cards", list, "next_cursor", next));
 }
 
@@ -866,7 +867,8 @@ static void read_card_auths(struct request *r)
             json_array_append_new(list, auth_doc(&a));
         last = seq;
     }
-    store_iter_free(it);
+    if (!api_iter_close(r, it, list, next))
+        return;
     reply_json(&r->reply, 200, json_pack("{s:o, s:o}", "authorizations", list, "next_after_seq", next));
 }
 

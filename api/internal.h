@@ -174,6 +174,10 @@ size_t route_render(const struct cmd *c, int *status, char *out, size_t cap);
 void reply_rendered(struct request *r);              /* the response of a completed write */
 void reply_error(struct reply *rep, enum ledger_err err, const char *field, const char *message);
 void reply_json(struct reply *rep, int status, json_t *doc); /* steals doc */
+struct store_iter;
+/* Frees it. When one of its reads failed, answers 500 IO, decrefs drop1 and drop2 (either may be
+ * NULL) and returns false: a page cut short by an I/O error must never look complete. */
+bool api_iter_close(struct request *r, struct store_iter *it, json_t *drop1, json_t *drop2);
 /* RFC 3339 UTC with nanoseconds (api_time_format) as a JSON string. */
 json_t *api_time_json(int64_t ts_ns);
 void reply_text(struct reply *rep, int status, const char *content_type, char *body, size_t len);

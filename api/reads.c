@@ -222,7 +222,9 @@ static bool cursor_decode(const char *text, const struct ledger_id *account, uin
 }
 
 /* Closes the page document f started with `{"operations":[`. */
-static void page_finish(struct request *r, FILE *f, char **buf, size_t *blen, const uint8_t *next, size_t klen)
+/* Closes the page (next cursor, seq) and answers it; frees it (500 if one of its reads failed). */
+static void page_finish(struct request *r, struct store_iter *it, FILE *f, char **buf, size_t *blen,
+                        const uint8_t *next, size_t klen)
 {
     if (next != NULL) {
         char hex[2 * CURSOR_KEY_BYTES_MAX + 1];
@@ -233,6 +235,8 @@ static void page_finish(struct request *r, FILE *f, char **buf, size_t *blen, co
     }
     fprintf(f, ",\"seq\":%" PRIu64 "}", projection_seq());
     fclose(f); /* sets *buf and *blen */
+    if (!api_iter_close(r, it, NULL, NULL))
+        return free(*buf);
     reply_text(&r->reply, 200, "application/json", *buf, *blen);
 }
 
@@ -297,8 +301,7 @@ static void read_posted(struct request *r, const struct page_args *pa)
         memcpy(last, k, sizeof last);
         n++;
     }
-    store_iter_free(it);
-    page_finish(r, f, &buf, &blen, more ? last : NULL, OPERATION_KEY_BYTES);
+    page_finish(r, it, f, &buf, &blen, more ? last : NULL, OPERATION_KEY_BYTES);
 }
 
 /* One proj_pending row joined with its authorization row. */
@@ -360,8 +363,7 @@ static void read_pending(struct request *r, const struct page_args *pa, const st
         memcpy(last, k, sizeof last);
         n++;
     }
-    store_iter_free(it);
-    page_finish(r, f, &buf, &blen, more ? last : NULL, PENDING_KEY_BYTES);
+    page_finish(r, it, f, &buf, &blen, more ? last : NULL, PENDING_KEY_BYTES);
 }
 
 static void read_operations(struct request *r)
@@ -442,13 +444,14 @@ static void read_statements(struct request *r)
         if (statement_row_decode(v, vl, &s))
             json_array_append_new(list, statement_doc(&s));
     }
-    store_iter_free(it);
+    if (!api_iter_close(r, it, list, NULL))
+        return;
     reply_json(&r->reply, 200,
                json_pack("{s:o, s:I}", "statements", list, "seq", (json_int_t)projection_seq()));
 }
 
 /* Finds statement id: under account (16 bytes) when not NULL, else in the whole family (bounded
- * scan: no id index yet). */
+ * scan: no id index yet). Answers 404 (or 500 on a failed read) and returns false when not found. */
 static bool find_statement(struct request *r, const struct ledger_id *account, const struct ledger_id *id,
                            struct statement *out)
 {
@@ -460,11 +463,15 @@ static bool find_statement(struct request *r, const struct ledger_id *account, c
     bool found = false;
     for (size_t n = 0; !found && n < API_STATEMENT_SCAN_MAX && store_iter_next(it, &k, &kl, &v, &vl); n++)
         found = statement_row_decode(v, vl, out) && ledger_id_equal(&out->id, id);
-    store_iter_free(it);
+    if (!api_iter_close(r, it, NULL, NULL))
+        return false;
+    if (!found)
+        reply_error(&r->reply, LEDGER_ERR_STATEMENT_NOT_FOUND, "statement_id", NULL);
     return found;
 }
 
-/* The entries of s: proj_ops rows of the account booked in [start, end). *n set; caller frees. */
+/* The entries of s: proj_ops rows of the account booked in [start, end). *n set; caller frees.
+ * NULL (answered 500) when a read failed: a statement never goes out with entries missing. */
 static struct operation *statement_entries(struct request *r, const struct statement *s, size_t *n)
 {
     uint8_t start[OPERATION_KEY_BYTES];
@@ -489,8 +496,10 @@ static struct operation *statement_entries(struct request *r, const struct state
         if (operation_row_decode(v, vl, &ops[*n]))
             (*n)++;
     }
-    store_iter_free(it);
-    return ops;
+    if (api_iter_close(r, it, NULL, NULL))
+        return ops;
+    free(ops);
+    return NULL;
 }
 
 enum statement_format { FORMAT_JSON, FORMAT_CSV, FORMAT_CAMT053 };
@@ -524,6 +533,8 @@ static void statement_download(struct request *r, const struct statement *s, enu
     static const char *const types[] = {"application/json", "text/csv; charset=utf-8", "application/xml"};
     size_t n = 0;
     struct operation *ops = statement_entries(r, s, &n);
+    if (ops == NULL)
+        return;
     size_t cap = 16384 + n * 2048, len = 0;
     char *out = NULL;
     for (int attempt = 0; attempt < 4 && len == 0; attempt++, cap *= 2) {
@@ -553,9 +564,8 @@ static void read_statement(struct request *r)
     bool scoped = r->route == ROUTE_ACCOUNT_STATEMENT_GET;
     if (!wait_min_seq(r) || !statement_format_of(r, &fmt) || (scoped && !load_account_row(r, &a)))
         return;
-    if (!find_statement(r, scoped ? &r->path_id : NULL, scoped ? &r->path_id2 : &r->path_id, &s))
-        return reply_error(&r->reply, LEDGER_ERR_STATEMENT_NOT_FOUND, "statement_id", NULL);
-    statement_download(r, &s, fmt);
+    if (find_statement(r, scoped ? &r->path_id : NULL, scoped ? &r->path_id2 : &r->path_id, &s))
+        statement_download(r, &s, fmt);
 }
 
 /* ---- GET/POST /v1/admin/clock ----------------------------------------------------------------- */

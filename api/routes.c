@@ -30,6 +30,18 @@ void reply_text(struct reply *rep, int status, const char *content_type, char *b
 
 /* A document that could not be built or dumped (a string that is not UTF-8) is answered with a
  * fixed 500 body: input must never be able to stop the server. */
+bool api_iter_close(struct request *r, struct store_iter *it, json_t *drop1, json_t *drop2)
+{
+    bool failed = store_iter_failed(it);
+    store_iter_free(it);
+    if (!failed)
+        return true;
+    json_decref(drop1);
+    json_decref(drop2);
+    reply_error(&r->reply, LEDGER_ERR_IO, NULL, "a read of the store failed; the answer would be incomplete");
+    return false;
+}
+
 void reply_json(struct reply *rep, int status, json_t *doc)
 {
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -571,9 +583,10 @@ static void read_accounts(struct request *r)
             json_array_append_new(list, account_doc(&a));
         prev = id;
     }
-    store_iter_free(it);
     free(r->reply.body);
     memset(&r->reply, 0, sizeof r->reply);
+    if (!api_iter_close(r, it, list, next))
+        return;
     reply_json(&r->reply, 200, json_pack("{s:o, s:o}", "accounts", list, "next_cursor", next));
 }
 
@@ -614,9 +627,10 @@ static void read_events(struct request *r)
         last = ev.seq;
         n++;
     }
-    store_iter_free(it);
     fprintf(f, "],\"next_after_seq\":%" PRIu64 "}", last);
     fclose(f);
+    if (!api_iter_close(r, it, NULL, NULL))
+        return free(buf);
     reply_text(&r->reply, 200, "application/json", buf, blen);
 }
 
