@@ -29,7 +29,6 @@
 #define AUDIT_PAGE_DEFAULT 100
 #define AUDIT_PAGE_MAX 1000
 #define AUDIT_SCAN_MAX 100000 /* events one GET /v1/audit looks at; the caller continues from next_after_seq */
-#define AUDIT_EVENT_JSON_MAX 16384
 
 /* ---- shared helpers --------------------------------------------------------------------------- */
 
@@ -491,7 +490,7 @@ static void read_audit(struct request *r)
     struct audit_query q;
     if (!audit_args(r, &q))
         return;
-    char *buf = NULL, *json = malloc(AUDIT_EVENT_JSON_MAX);
+    char *buf = NULL, *json = malloc(LEDGER_EVENT_JSON_MAX);
     size_t blen = 0;
     FILE *f = open_memstream(&buf, &blen);
     LEDGER_ASSERT(f != NULL && json != NULL);
@@ -511,7 +510,7 @@ static void read_audit(struct request *r)
         last = ev.seq;
         if (ev.ts_ns < q.from_ns || ev.ts_ns >= q.to_ns || !actor_matches(&q, ev.actor))
             continue;
-        if (event_to_json(&ev, json, AUDIT_EVENT_JSON_MAX) == 0) {
+        if (event_to_json(&ev, json, LEDGER_EVENT_JSON_MAX) == 0) {
             err = LEDGER_ERR_INTERNAL;
             break;
         }

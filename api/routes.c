@@ -618,11 +618,12 @@ static void read_events(struct request *r)
     const uint8_t *k, *v;
     size_t kl, vl;
     uint64_t n = 0, last = after;
-    char json[4096];
+    char json[LEDGER_EVENT_JSON_MAX];
     struct event ev;
+    bool decoded = true;
     while (n < limit && store_iter_next(it, &k, &kl, &v, &vl)) {
-        if (event_decode(v, vl, &ev) != LEDGER_ERR_OK || event_to_json(&ev, json, sizeof json) == 0)
-            break;
+        if (!(decoded = event_decode(v, vl, &ev) == LEDGER_ERR_OK && event_to_json(&ev, json, sizeof json) > 0))
+            break; /* never a silent stop: the reader would ask for the same page forever */
         fprintf(f, "%s%s", n ? "," : "", json);
         last = ev.seq;
         n++;
@@ -631,6 +632,11 @@ static void read_events(struct request *r)
     fclose(f);
     if (!api_iter_close(r, it, NULL, NULL))
         return free(buf);
+    if (!decoded) {
+        free(buf);
+        return reply_error(&r->reply, LEDGER_ERR_DECODE, NULL,
+                           "an event of the log does not decode: run ledgerctl verify");
+    }
     reply_text(&r->reply, 200, "application/json", buf, blen);
 }
 

@@ -498,7 +498,11 @@ enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out);
 bool event_hash_check(const uint8_t *buf, size_t len, const uint8_t *expected_prev);
 
 /* Renders ev as one JSON object (no newline) into out; returns the length, or 0 if cap is too
- * small. Ids as UUID text, hashes as hex, data with string keys. */
+ * small. Ids as UUID text, hashes as hex, data with string keys. LEDGER_EVENT_JSON_MAX always
+ * suffices: no msgpack byte renders as more than 6 characters (a control byte in a string as
+ * \u00XX; false, a key, an integer or an id less), plus the envelope's names and hashes. */
+#define LEDGER_EVENT_JSON_MAX 16384
+_Static_assert(LEDGER_EVENT_JSON_MAX >= 6 * LEDGER_RECORD_BYTES_MAX + 512, "every event renders");
 size_t event_to_json(const struct event *ev, char *out, size_t cap);
 
 /* A URL for logs: the "user:pass" of "scheme://user:pass@host:port" is replaced by three

@@ -22,7 +22,7 @@
 #define RANDOM_INPUTS 4000
 #define RANDOM_LEN_MAX 300
 #define MUTATED_INPUTS 4000
-#define JSON_CAP 4096
+#define JSON_CAP LEDGER_EVENT_JSON_MAX /* the bound readers size their buffers with */
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 

@@ -420,7 +420,7 @@ int cmd_replay(int argc, char **argv)
     struct store_iter *it = store_iter_events(st, from_seq ? from_seq : 1);
     const uint8_t *k, *v;
     size_t kl, vl;
-    char json[4096];
+    char json[LEDGER_EVENT_JSON_MAX];
     int status = 0;
     struct event ev;
     while (store_iter_next(it, &k, &kl, &v, &vl)) {
