@@ -32,26 +32,6 @@
 
 /* ---- shared helpers --------------------------------------------------------------------------- */
 
-static json_t *id_json(const struct ledger_id *id)
-{
-    char text[LEDGER_ID_TEXT_LEN + 1];
-    ledger_id_format(id, text);
-    return json_string(text);
-}
-
-static json_t *str_or_null(const char *s)
-{
-    return s[0] != '\0' ? json_string(s) : json_null();
-}
-
-/* The error shape of the API (as routes.c renders it). */
-static json_t *error_doc(enum ledger_err err, const char *field)
-{
-    json_t *e = json_pack("{s:s, s:s}", "code", ledger_err_name(err), "message", ledger_err_message(err));
-    json_object_set_new(e, "field", field != NULL ? json_string(field) : json_null());
-    return json_pack("{s:o}", "error", e);
-}
-
 /* The rights bits as names, in the order of the table (view, initiate_transfers, manage_cards). */
 static json_t *rights_json(uint8_t rights)
 {
@@ -65,14 +45,8 @@ static json_t *rights_json(uint8_t rights)
 static json_t *client_doc(const struct client *c, bool revoked)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:s}", "client_id", c->id, "name", c->name, "role",
-                     client_role_name((enum client_role)c->role), "third_party_id", str_or_null(c->third_party_id),
+                     client_role_name((enum client_role)c->role), "third_party_id", api_str_or_null(c->third_party_id),
                      "state", revoked ? "revoked" : "active");
-}
-
-static const char *query_arg(struct request *r, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 /* ---- writes ----------------------------------------------------------------------------------- */
@@ -310,7 +284,7 @@ static json_t *access_result_doc(const struct cmd *c, int *status)
     const struct request *r = c->ctx;
     if (c->result != LEDGER_ERR_OK) {
         *status = ledger_err_http_status(c->result);
-        return error_doc(c->result, c->field);
+        return api_error_doc(c->result, c->field, NULL);
     }
     const struct cmd_client_register *reg = &c->u.client_register;
     const struct cmd_third_party *t = &c->u.third_party;
@@ -323,23 +297,23 @@ static json_t *access_result_doc(const struct cmd *c, int *status)
                         /* never rendered into a stored (idempotent) answer */
                         r != NULL && !c->has_idempotency ? r->client_secret : "", "name", reg->name, "role",
                         client_role_name((enum client_role)reg->role), "third_party_id",
-                        str_or_null(reg->third_party_id));
+                        api_str_or_null(reg->third_party_id));
         break;
     case CMD_CLIENT_REVOKE: doc = revoked_doc(r, c); break;
     case CMD_THIRD_PARTY_DECLARE:
         *status = 201;
-        doc = json_pack("{s:o, s:s, s:o, s:I}", "account_id", id_json(&t->account_id), "third_party_id",
+        doc = json_pack("{s:o, s:s, s:o, s:I}", "account_id", api_id_json(&t->account_id), "third_party_id",
                         t->third_party_id, "rights", rights_json(t->rights), "seq", (json_int_t)t->seq);
         break;
     case CMD_THIRD_PARTY_REMOVE:
-        doc = json_pack("{s:o, s:s, s:b, s:I}", "account_id", id_json(&t->account_id), "third_party_id",
+        doc = json_pack("{s:o, s:s, s:b, s:I}", "account_id", api_id_json(&t->account_id), "third_party_id",
                         t->third_party_id, "removed", 1, "seq", (json_int_t)t->seq);
         break;
     case CMD_HOLDER_IDENTIFY:
         doc = json_pack("{s:s, s:s}", "holder_id", c->u.holder_identify.holder_id, "status",
                         c->u.holder_identify.identified ? "identified" : "unidentified");
         break;
-    default: *status = 500; return error_doc(LEDGER_ERR_INTERNAL, NULL);
+    default: *status = 500; return api_error_doc(LEDGER_ERR_INTERNAL, NULL, NULL);
     }
     if (json_object_get(doc, "seq") == NULL)
         json_object_set_new(doc, "seq", json_integer((json_int_t)c->seq));
@@ -348,10 +322,7 @@ static json_t *access_result_doc(const struct cmd *c, int *status)
 
 size_t access_route_render(const struct cmd *c, int *status, char *out, size_t cap)
 {
-    json_t *doc = access_result_doc(c, status);
-    size_t n = json_dumpb(doc, out, cap, JSON_COMPACT);
-    json_decref(doc);
-    return n <= cap ? n : 0;
+    return api_doc_dump(access_result_doc(c, status), out, cap);
 }
 
 void access_reply_rendered(struct request *r)
@@ -366,7 +337,7 @@ void access_reply_rendered(struct request *r)
 /* GET /v1/clients?cursor=<client id>&limit=: in client id order; never a secret or credential. */
 static void read_clients(struct request *r)
 {
-    const char *cursor = query_arg(r, "cursor");
+    const char *cursor = api_query_arg(r, "cursor");
     uint64_t limit;
     if (cursor != NULL && !access_id_valid(cursor, LEDGER_CLIENT_ID_MAX))
         return reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, "cursor", NULL);
@@ -402,7 +373,7 @@ static void read_clients(struct request *r)
 /* GET /v1/third-parties/{tp}/accounts?cursor=<account id>&limit=: the "t" keys of proj_third_parties. */
 static void read_tp_accounts(struct request *r)
 {
-    const char *tp = r->path_text, *cursor = query_arg(r, "cursor");
+    const char *tp = r->path_text, *cursor = api_query_arg(r, "cursor");
     struct ledger_id after;
     uint64_t limit;
     if (!access_id_valid(tp, LEDGER_THIRD_PARTY_ID_MAX))
@@ -429,10 +400,10 @@ static void read_tp_accounts(struct request *r)
             continue;
         if (json_array_size(list) == limit) {
             json_decref(next);
-            next = id_json(&prev);
+            next = api_id_json(&prev);
             break;
         }
-        json_array_append_new(list, json_pack("{s:o, s:o}", "account_id", id_json(&account), "rights",
+        json_array_append_new(list, json_pack("{s:o, s:o}", "account_id", api_id_json(&account), "rights",
                                                rights_json(g.rights)));
         prev = account;
     }
@@ -463,8 +434,8 @@ static bool actor_matches(const struct audit_query *q, const char *actor)
 
 static bool audit_args(struct request *r, struct audit_query *q)
 {
-    const char *from = query_arg(r, "from"), *to = query_arg(r, "to");
-    q->actor = query_arg(r, "actor");
+    const char *from = api_query_arg(r, "from"), *to = api_query_arg(r, "to");
+    q->actor = api_query_arg(r, "actor");
     q->actor_len = q->actor != NULL ? strlen(q->actor) : 0;
     q->from_ns = 0;
     q->to_ns = INT64_MAX;

@@ -545,23 +545,11 @@ bool card_route_parse(struct request *r)
 
 /* ---- rendering -------------------------------------------------------------------------------- */
 
-static json_t *id_json(const struct ledger_id *id)
-{
-    char text[LEDGER_ID_TEXT_LEN + 1];
-    ledger_id_format(id, text);
-    return json_string(text);
-}
-
 static json_t *id_or_null(const struct ledger_id *id)
 {
-    return ledger_id_is_zero(id) ? json_null() : id_json(id);
+    return ledger_id_is_zero(id) ? json_null() : api_id_json(id);
 }
 
-
-static json_t *str_or_null(const char *s)
-{
-    return s[0] != '\0' ? json_string(s) : json_null();
-}
 
 static json_t *error_obj(enum ledger_err err, const char *field)
 {
@@ -611,8 +599,8 @@ static json_t *card_doc(const struct card *k)
         if (k->blocks & bit)
             json_array_append_new(blocks, json_string(card_block_name((enum card_block)bit)));
     json_t *doc = json_pack(
-        "{s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "id", id_json(&k->id),
-        "account_id", id_json(&k->account_id), "state", card_state_text(k), "type",
+        "{s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "id", api_id_json(&k->id),
+        "account_id", api_id_json(&k->account_id), "state", card_state_text(k), "type",
         card_type_name((enum card_type)k->type), "brand", k->brand, "last_four", k->last_four, "expiry", k->expiry,
         "name_on_card", k->name_on_card, "token", k->token, "limits", limits_doc(&k->limits), "blocks", blocks,
         "replaces", id_or_null(&k->replaces), "replaced_by", id_or_null(&k->replaced_by), "created_at",
@@ -623,8 +611,8 @@ static json_t *card_doc(const struct card *k)
 
 static json_t *merchant_doc(const struct merchant *m)
 {
-    return json_pack("{s:o, s:i, s:o, s:o}", "name", str_or_null(m->name), "mcc", (int)m->mcc, "country",
-                     str_or_null(m->country), "id", str_or_null(m->id));
+    return json_pack("{s:o, s:i, s:o, s:o}", "name", api_str_or_null(m->name), "mcc", (int)m->mcc, "country",
+                     api_str_or_null(m->country), "id", api_str_or_null(m->id));
 }
 
 static json_t *auth_doc(const struct authorization *a)
@@ -632,13 +620,14 @@ static json_t *auth_doc(const struct authorization *a)
     json_t *doc = json_pack(
         "{s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I, s:I, s:I, s:s, s:o, s:I, s:I, s:o, s:o, "
         "s:I, s:I}",
-        "authorization_id", a->authorization_id, "hold_id", id_json(&a->hold_id), "card_id", id_json(&a->card_id),
+        "authorization_id", a->authorization_id, "hold_id", api_id_json(&a->hold_id), "card_id",
+        api_id_json(&a->card_id),
         "account_id", id_or_null(&a->account_id), "currency", a->currency, "state",
         auth_state_name((enum auth_state)a->state), "channel", card_channel_name((enum card_channel)a->channel),
         "category", auth_category_name((enum auth_category)a->category), "stand_in", a->stand_in, "merchant",
         merchant_doc(&a->merchant), "requested", (json_int_t)a->requested, "approved",
         (json_int_t)a->approved_total, "held", (json_int_t)a->held, "captured", (json_int_t)a->captured_total,
-        "response_code", a->response_code, "approval_code", str_or_null(a->approval_code), "approved_amount",
+        "response_code", a->response_code, "approval_code", api_str_or_null(a->approval_code), "approved_amount",
         (json_int_t)a->approved_amount, "available", (json_int_t)a->available_after, "expires_at",
         a->expires_at_ns > 0 ? api_time_json(a->expires_at_ns) : json_null(), "created_at",
         api_time_json(a->created_ts_ns), "first_seq", (json_int_t)a->first_seq, "seq", (json_int_t)a->last_seq);
@@ -675,7 +664,7 @@ size_t card_auth_reply_render(const struct cmd *c, enum ledger_err err, const ch
         field = c->field;
     }
     json_t *doc = json_pack("{s:o, s:s, s:s, s:n, s:i, s:n, s:o}", "authorization_id",
-                            str_or_null(c->type == CMD_CARD_AUTHORIZE ? a->authorization_id : ""), "result",
+                            api_str_or_null(c->type == CMD_CARD_AUTHORIZE ? a->authorization_id : ""), "result",
                             "declined", "response_code", card_err_response_code(err), "approval_code",
                             "approved_amount", 0, "available", "error", error_obj(err, field));
     LEDGER_ASSERT(doc != NULL);
@@ -705,8 +694,8 @@ static json_t *refund_doc(const struct cmd *c, const char *op_id)
 {
     const struct cmd_card_refund *f = &c->u.card_refund;
     json_t *doc = json_pack("{s:s, s:o, s:I, s:s, s:o, s:b, s:I}", "refund_id", op_id, "card_id",
-                            id_json(&f->card_id), "amount", (json_int_t)f->amount_minor, "currency", f->currency,
-                            "authorization_id", str_or_null(f->authorization_id), "replayed", f->replayed, "seq",
+                            api_id_json(&f->card_id), "amount", (json_int_t)f->amount_minor, "currency", f->currency,
+                            "authorization_id", api_str_or_null(f->authorization_id), "replayed", f->replayed, "seq",
                             (json_int_t)(f->seq ? f->seq : c->seq));
     LEDGER_ASSERT(doc != NULL);
     return doc;
@@ -821,7 +810,7 @@ static void read_account_cards(struct request *r)
         }
         if (json_array_size(list) == limit) {
             json_decref(next);
-            next = id_json(&prev);
+            next = api_id_json(&prev);
             break;
         }
         if (load_card(r, &id, &card) == LEDGER_ERR_OK)

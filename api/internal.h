@@ -174,6 +174,14 @@ size_t route_render(const struct cmd *c, int *status, char *out, size_t cap);
 void reply_rendered(struct request *r);              /* the response of a completed write */
 void reply_error(struct reply *rep, enum ledger_err err, const char *field, const char *message);
 void reply_json(struct reply *rep, int status, json_t *doc); /* steals doc */
+/* Shared JSON pieces (routes.c): the error document {"error": {code, message, field}} (message
+ * NULL: the code's own), an id as UUID text, "" as null, a query argument ("" as absent), and a
+ * document dumped compactly into out (stolen; 0 when cap is too small). */
+json_t *api_error_doc(enum ledger_err err, const char *field, const char *message);
+json_t *api_id_json(const struct ledger_id *id);
+json_t *api_str_or_null(const char *s);
+const char *api_query_arg(struct request *r, const char *name);
+size_t api_doc_dump(json_t *doc, char *out, size_t cap);
 struct store_iter;
 /* Frees it. When one of its reads failed, answers 500 IO, decrefs drop1 and drop2 (either may be
  * NULL) and returns false: a page cut short by an I/O error must never look complete. */

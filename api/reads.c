@@ -144,25 +144,12 @@ json_t *api_time_json(int64_t ts_ns)
     return json_string(text);
 }
 
-static json_t *id_json(const struct ledger_id *id)
-{
-    char text[LEDGER_ID_TEXT_LEN + 1];
-    ledger_id_format(id, text);
-    return json_string(text);
-}
-
 /* ---- query arguments -------------------------------------------------------------------------- */
-
-static const char *query_arg(struct request *r, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
 
 /* An RFC 3339 argument (dflt when absent); false with r->reply set when it does not parse. */
 static bool query_time(struct request *r, const char *name, int64_t dflt, int64_t *out)
 {
-    const char *v = query_arg(r, name);
+    const char *v = api_query_arg(r, name);
     *out = dflt;
     if (v == NULL)
         return true;
@@ -252,7 +239,7 @@ static bool page_args_parse(struct request *r, size_t klen, struct page_args *pa
 {
     if (!api_query_u64(r, "limit", API_OPERATIONS_PAGE_DEFAULT, 1, API_OPERATIONS_PAGE_MAX, &pa->limit))
         return false;
-    const char *cursor = query_arg(r, "cursor");
+    const char *cursor = api_query_arg(r, "cursor");
     pa->has_cursor = cursor != NULL;
     if (cursor != NULL && !cursor_decode(cursor, &r->path_id, pa->cursor, klen)) {
         reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, "cursor", "not a cursor of this account and status");
@@ -311,7 +298,7 @@ static json_t *pending_doc(struct request *r, const uint8_t *key, const uint8_t 
     struct ledger_id hold;
     memcpy(hold.b, v, 16);
     int64_t held = (int64_t)store_be_u64(v + 16);
-    json_t *doc = json_pack("{s:o, s:s, s:s, s:I, s:s, s:s#, s:I}", "hold_id", id_json(&hold), "status", "pending",
+    json_t *doc = json_pack("{s:o, s:s, s:s, s:I, s:s, s:s#, s:I}", "hold_id", api_id_json(&hold), "status", "pending",
                             "direction", "debit", "amount", (json_int_t)held, "currency", a->currency, "merchant",
                             (const char *)v + 24, (int)(vl - 24), "seq", (json_int_t)store_be_u64(key + 16));
     LEDGER_ASSERT(doc != NULL);
@@ -321,7 +308,7 @@ static json_t *pending_doc(struct request *r, const uint8_t *key, const uint8_t 
     if (store_get(r->srv->store, STORE_CF_PROJ_AUTHS, hold.b, 16, &row, &rlen) == LEDGER_ERR_OK &&
         auth_row_decode(row, rlen, &au)) {
         json_object_set_new(doc, "authorization_id", json_string(au.authorization_id));
-        json_object_set_new(doc, "card_id", id_json(&au.card_id));
+        json_object_set_new(doc, "card_id", api_id_json(&au.card_id));
         json_object_set_new(doc, "created", api_time_json(au.created_ts_ns));
         json_object_set_new(doc, "expires_at", api_time_json(au.expires_at_ns));
     }
@@ -368,7 +355,7 @@ static void read_pending(struct request *r, const struct page_args *pa, const st
 
 static void read_operations(struct request *r)
 {
-    const char *status = query_arg(r, "status");
+    const char *status = api_query_arg(r, "status");
     struct account a;
     struct page_args pa;
     if (status != NULL && strcmp(status, "posted") != 0 && strcmp(status, "pending") != 0 &&
@@ -394,7 +381,7 @@ bool reads_balance(struct request *r)
     if (!wait_min_seq(r))
         return true;
     int64_t at_ns;
-    if (query_arg(r, "at") == NULL)
+    if (api_query_arg(r, "at") == NULL)
         return false;
     struct account a;
     if (!query_time(r, "at", 0, &at_ns) || !load_account_row(r, &a))
@@ -410,7 +397,7 @@ bool reads_balance(struct request *r)
         return true;
     }
     reply_json(&r->reply, 200,
-               json_pack("{s:o, s:s, s:o, s:I, s:I}", "account_id", id_json(&a.id), "currency", a.currency, "at",
+               json_pack("{s:o, s:s, s:o, s:I, s:I}", "account_id", api_id_json(&a.id), "currency", a.currency, "at",
                          api_time_json(at_ns), "posted", (json_int_t)op.balance_after, "seq", (json_int_t)op.seq));
     return true;
 }
@@ -420,7 +407,7 @@ bool reads_balance(struct request *r)
 static json_t *statement_doc(const struct statement *s)
 {
     json_t *doc = json_pack("{s:o, s:o, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "id",
-                            id_json(&s->id), "account_id", id_json(&s->account_id), "iban", s->iban, "currency",
+                            api_id_json(&s->id), "account_id", api_id_json(&s->account_id), "iban", s->iban, "currency",
                             s->currency, "number", (json_int_t)s->number, "period", s->period, "period_kind",
                             period_kind_name((enum period_kind)s->period_kind), "start", api_time_json(s->start_ns),
                             "end", api_time_json(s->end_ns), "opening_balance", (json_int_t)s->opening,
@@ -507,7 +494,7 @@ enum statement_format { FORMAT_JSON, FORMAT_CSV, FORMAT_CAMT053 };
 /* ?format=json|csv|camt053, else the Accept header (text/csv, application/xml), else JSON. */
 static bool statement_format_of(struct request *r, enum statement_format *out)
 {
-    const char *fmt = query_arg(r, "format");
+    const char *fmt = api_query_arg(r, "format");
     const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     *out = FORMAT_JSON;
     if (fmt != NULL) {

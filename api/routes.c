@@ -30,6 +30,17 @@ void reply_text(struct reply *rep, int status, const char *content_type, char *b
 
 /* A document that could not be built or dumped (a string that is not UTF-8) is answered with a
  * fixed 500 body: input must never be able to stop the server. */
+json_t *api_str_or_null(const char *s)
+{
+    return s[0] != '\0' ? json_string(s) : json_null();
+}
+
+const char *api_query_arg(struct request *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 bool api_iter_close(struct request *r, struct store_iter *it, json_t *drop1, json_t *drop2)
 {
     bool failed = store_iter_failed(it);
@@ -58,7 +69,7 @@ void reply_json(struct reply *rep, int status, json_t *doc)
 
 /* The error shape. message and field may quote client input (jansson's parse errors do): when one
  * is not valid UTF-8 the stable message of the code is used instead, and the field is dropped. */
-static json_t *error_doc(enum ledger_err err, const char *field, const char *message)
+json_t *api_error_doc(enum ledger_err err, const char *field, const char *message)
 {
     json_t *msg = message ? json_string(message) : NULL;
     json_t *fld = field ? json_string(field) : NULL;
@@ -73,7 +84,7 @@ static json_t *error_doc(enum ledger_err err, const char *field, const char *mes
 
 void reply_error(struct reply *rep, enum ledger_err err, const char *field, const char *message)
 {
-    reply_json(rep, ledger_err_http_status(err), error_doc(err, field, message));
+    reply_json(rep, ledger_err_http_status(err), api_error_doc(err, field, message));
 }
 
 /* ---- request parsing -------------------------------------------------------------------------- */
@@ -384,7 +395,7 @@ void route_write(struct request *r)
 
 /* ---- rendering -------------------------------------------------------------------------------- */
 
-static json_t *id_json(const struct ledger_id *id)
+json_t *api_id_json(const struct ledger_id *id)
 {
     char text[LEDGER_ID_TEXT_LEN + 1];
     ledger_id_format(id, text);
@@ -398,7 +409,7 @@ static json_t *account_doc(const struct account *a)
     for (unsigned bit = 1; bit <= BLOCK_LOST; bit <<= 1)
         if (a->blocks & bit)
             json_array_append_new(blocks, json_string(block_reason_name((enum block_reason)bit)));
-    json_t *doc = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:I, s:I}", "id", id_json(&a->id),
+    json_t *doc = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:I, s:I}", "id", api_id_json(&a->id),
                             "iban", a->iban, "holder_id", a->holder_id, "currency", a->currency,
                             "friendly_name", a->friendly_name, "kind", account_kind_name(a->kind), "state",
                             account_state_name(a), "blocks", blocks, "overdraft_limit",
@@ -411,9 +422,9 @@ static json_t *account_doc(const struct account *a)
 /* A transfer; executed_at only when known (reads of the log; a write's answer carries seq). */
 static json_t *transfer_doc(const struct ev_transfer_executed *t, uint64_t seq, int64_t ts_ns)
 {
-    json_t *doc = json_pack("{s:o, s:s, s:s, s:o, s:o, s:I, s:s, s:s, s:I}", "id", id_json(&t->transfer_id),
+    json_t *doc = json_pack("{s:o, s:s, s:s, s:o, s:o, s:I, s:s, s:s, s:I}", "id", api_id_json(&t->transfer_id),
                             "status", "executed", "kind", transfer_kind_name(t->kind), "debit_account_id",
-                            id_json(&t->debit_account_id), "credit_account_id", id_json(&t->credit_account_id),
+                            api_id_json(&t->debit_account_id), "credit_account_id", api_id_json(&t->credit_account_id),
                             "amount", (json_int_t)t->amount_minor, "currency", t->currency, "reference",
                             t->reference, "seq", (json_int_t)seq);
     LEDGER_ASSERT(doc != NULL);
@@ -427,13 +438,13 @@ static json_t *batch_doc(const struct cmd_transfers *tr)
     json_t *results = json_array();
     for (size_t i = 0; i < tr->count; i++) {
         const struct transfer_item *t = &tr->items[i];
-        json_t *item = json_pack("{s:I, s:o, s:s}", "index", (json_int_t)i, "id", id_json(&t->id), "status",
+        json_t *item = json_pack("{s:I, s:o, s:s}", "index", (json_int_t)i, "id", api_id_json(&t->id), "status",
                                  t->result == LEDGER_ERR_OK ? "executed" : "rejected");
         if (t->result == LEDGER_ERR_OK)
             json_object_set_new(item, "seq", json_integer((json_int_t)t->seq));
         else
         {
-            json_t *e = error_doc(t->result, t->field, NULL);
+            json_t *e = api_error_doc(t->result, t->field, NULL);
             json_object_update(item, e);
             json_decref(e);
         }
@@ -449,7 +460,7 @@ static json_t *result_doc(const struct cmd *c, int *status)
         return card_result_doc(c, r->op_id, status);
     if (c->result != LEDGER_ERR_OK) {
         *status = ledger_err_http_status(c->result);
-        return error_doc(c->result, c->field, NULL);
+        return api_error_doc(c->result, c->field, NULL);
     }
     if (c->type == CMD_OPEN_ACCOUNT || c->type != CMD_TRANSFERS) {
         *status = c->type == CMD_OPEN_ACCOUNT ? 201 : 200;
@@ -462,7 +473,7 @@ static json_t *result_doc(const struct cmd *c, int *status)
     const struct transfer_item *t = &c->u.transfers.items[0];
     if (t->result != LEDGER_ERR_OK) {
         *status = ledger_err_http_status(t->result);
-        return error_doc(t->result, t->field, NULL);
+        return api_error_doc(t->result, t->field, NULL);
     }
     struct ev_transfer_executed d;
     transfer_item_event(t, &d);
@@ -470,12 +481,16 @@ static json_t *result_doc(const struct cmd *c, int *status)
     return transfer_doc(&d, t->seq, 0);
 }
 
-size_t route_render(const struct cmd *c, int *status, char *out, size_t cap)
+size_t api_doc_dump(json_t *doc, char *out, size_t cap)
 {
-    json_t *doc = result_doc(c, status);
     size_t n = json_dumpb(doc, out, cap, JSON_COMPACT);
     json_decref(doc);
     return n <= cap ? n : 0;
+}
+
+size_t route_render(const struct cmd *c, int *status, char *out, size_t cap)
+{
+    return api_doc_dump(result_doc(c, status), out, cap);
 }
 
 void reply_rendered(struct request *r)
@@ -534,7 +549,7 @@ static void read_balance(struct request *r)
     if (!account_balance(&a, &b))
         return reply_error(&r->reply, LEDGER_ERR_BALANCE_OVERFLOW, NULL, NULL);
     reply_json(&r->reply, 200,
-               json_pack("{s:o, s:s, s:I, s:I, s:I, s:I}", "account_id", id_json(&a.id), "currency", a.currency,
+               json_pack("{s:o, s:s, s:I, s:I, s:I, s:I}", "account_id", api_id_json(&a.id), "currency", a.currency,
                          "posted", (json_int_t)b.posted, "pending", (json_int_t)b.pending, "available",
                          (json_int_t)b.available, "seq", (json_int_t)a.last_seq));
 }
@@ -575,7 +590,7 @@ static void read_accounts(struct request *r)
             continue; /* a third party lists only the accounts it is declared on */
         if (json_array_size(list) == limit) {
             json_decref(next);
-            next = id_json(&prev);
+            next = api_id_json(&prev);
             break;
         }
         struct account a;
