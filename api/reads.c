@@ -279,7 +279,7 @@ static void read_posted(struct request *r, const struct page_args *pa)
             break;
         }
         struct operation op;
-        size_t len = operation_row_decode(v, vl, &op) ? operation_render_json(&op, json, sizeof json) : 0;
+        size_t len = operation_row_decode(k, kl, v, vl, &op) ? operation_render_json(&op, json, sizeof json) : 0;
         if (len == 0)
             continue; /* a row that does not decode is verify's to report; the page goes on */
         if (n > 0)
@@ -388,11 +388,11 @@ bool reads_balance(struct request *r)
         return true;
     uint8_t key[OPERATION_KEY_BYTES];
     operation_key(&a.id, at_ns, UINT64_MAX, 255, key);
-    uint8_t row[OPERATION_ROW_BYTES];
+    uint8_t row[OPERATION_ROW_MAX];
     size_t rlen = 0;
     struct operation op = {.balance_after = 0, .seq = 0};
     if (store_seek_last_le(r->srv->store, STORE_CF_PROJ_OPS, a.id.b, 16, key, sizeof key, row, sizeof row, &rlen) &&
-        !operation_row_decode(row, rlen, &op)) {
+        !operation_row_decode(key, sizeof key, row, rlen, &op)) {
         reply_error(&r->reply, LEDGER_ERR_DECODE, NULL, NULL);
         return true;
     }
@@ -480,7 +480,7 @@ static struct operation *statement_entries(struct request *r, const struct state
             ops = realloc(ops, cap * sizeof *ops);
             LEDGER_ASSERT(ops != NULL);
         }
-        if (operation_row_decode(v, vl, &ops[*n]))
+        if (operation_row_decode(k, kl, v, vl, &ops[*n]))
             (*n)++;
     }
     if (api_iter_close(r, it, NULL, NULL))

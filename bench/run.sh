@@ -61,7 +61,7 @@ for rate in 1000 5000 20000 max; do
 done
 
 echo "## read side: operations pages of 50 at a fixed rate; balance at an instant vs history length"
-for rate in 1000 5000; do
+for rate in 1000 5000 10000; do
   "$CTL" bench reads --url "127.0.0.1:$hport" --rate "$rate" --seconds "$SECS"
 done
 

@@ -22,6 +22,7 @@
 
 #define ROW_VERSION 1u
 #define CHECKPOINT_KEY "catchup_seq"
+#define FORMAT_KEY "catchup_format" /* the operation row format the projection was written with */
 #define PROJECTOR_BATCH_EVENTS 8192
 
 const int catchup_cfs[4] = {STORE_CF_PROJ_OPS, STORE_CF_PROJ_OP_ACCOUNTS, STORE_CF_PROJ_PENDING,
@@ -79,7 +80,7 @@ static uint64_t id_hash(const struct ledger_id *id)
 static void put_row(struct store_batch *b, enum store_cf cf, const void *key, size_t klen, const void *value,
                     size_t vlen)
 {
-    uint8_t row[4 + sizeof(struct statement) + sizeof(struct operation)];
+    uint8_t row[4 + sizeof(struct statement) + sizeof(struct op_account)];
     LEDGER_ASSERT(vlen + 4 <= sizeof row);
     row_put(ROW_VERSION, value, vlen, ROW_NO_DIRTY, row);
     store_batch_put(b, cf, key, klen, row, vlen + 4);
@@ -90,9 +91,148 @@ static bool get_row(const void *row, size_t len, void *out, size_t size)
     return row_get(ROW_VERSION, row, len, out, size);
 }
 
-bool operation_row_decode(const void *row, size_t len, struct operation *out)
+/* ---- operation rows (format 2: variable length, docs/EVENT-FORMAT.md "Projection rows") ------- */
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-    return get_row(row, len, out, sizeof *out);
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* A reader over one row: every get fails once the row is short, and stays failed. */
+struct row_reader {
+    const uint8_t *p, *end;
+    bool bad;
+};
+
+static uint64_t get_varint(struct row_reader *r)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            break;
+        uint8_t byte = *r->p++;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if ((byte & 0x80) == 0)
+            return v;
+    }
+    r->bad = true;
+    return 0;
+}
+
+static void get_bytes(struct row_reader *r, void *out, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = true;
+        return;
+    }
+    memcpy(out, r->p, n);
+    r->p += n;
+}
+
+/* A length-prefixed string into out (cap bytes with its NUL). */
+static void get_text(struct row_reader *r, char *out, size_t cap)
+{
+    uint8_t n = 0;
+    get_bytes(r, &n, 1);
+    if (r->bad || n >= cap) {
+        r->bad = true;
+        out[0] = '\0';
+        return;
+    }
+    get_bytes(r, out, n);
+    out[r->bad ? 0 : n] = '\0';
+}
+
+static uint8_t *put_text(uint8_t *p, const char *text, size_t max)
+{
+    size_t n = strnlen(text, max);
+    *p++ = (uint8_t)n;
+    memcpy(p, text, n);
+    return p + n;
+}
+
+size_t operation_row_encode(const struct operation *op, uint8_t out[OPERATION_ROW_MAX])
+{
+    uint8_t *p = out;
+    *p++ = OPERATION_ROW_VERSION;
+    *p++ = op->direction;
+    *p++ = op->kind;
+    p = put_varint(p, (uint64_t)op->amount);
+    p = put_varint(p, zigzag(op->balance_after));
+    p = put_varint(p, zigzag(op->value_ns - op->booked_ns));
+    memcpy(p, op->currency, 3);
+    p += 3;
+    memcpy(p, op->operation_id.b, 16);
+    memcpy(p + 16, op->counterparty_account_id.b, 16);
+    p += 32;
+    p = put_text(p, op->counterparty_iban, LEDGER_IBAN_MAX);
+    p = put_text(p, op->reference, LEDGER_REFERENCE_MAX);
+    p = put_text(p, op->period, LEDGER_PERIOD_LABEL_MAX);
+    return (size_t)(p - out);
+}
+
+bool operation_row_decode(const void *key, size_t klen, const void *row, size_t len, struct operation *out)
+{
+    if (klen != OPERATION_KEY_BYTES || len < 3 || ((const uint8_t *)row)[0] != OPERATION_ROW_VERSION)
+        return false;
+    const uint8_t *k = key;
+    struct row_reader r = {(const uint8_t *)row + 1, (const uint8_t *)row + len, false};
+    memset(out, 0, sizeof *out);
+    memcpy(out->account_id.b, k, 16);
+    out->booked_ns = (int64_t)store_be_u64(k + 16);
+    out->seq = store_be_u64(k + 24);
+    out->leg = k[32];
+    get_bytes(&r, &out->direction, 1);
+    get_bytes(&r, &out->kind, 1);
+    uint64_t amount = get_varint(&r);
+    out->balance_after = unzigzag(get_varint(&r));
+    int64_t value_delta = unzigzag(get_varint(&r));
+    get_bytes(&r, out->currency, 3);
+    get_bytes(&r, out->operation_id.b, 16);
+    get_bytes(&r, out->counterparty_account_id.b, 16);
+    get_text(&r, out->counterparty_iban, sizeof out->counterparty_iban);
+    get_text(&r, out->reference, sizeof out->reference);
+    get_text(&r, out->period, sizeof out->period);
+    if (r.bad || r.p != r.end || amount == 0 || amount > INT64_MAX || out->leg > 1 ||
+        (out->direction != OP_DEBIT && out->direction != OP_CREDIT) || out->kind < OP_KIND_TRANSFER ||
+        out->kind > OP_KIND_CARD_REFUND)
+        return false;
+    out->amount = (int64_t)amount;
+    out->value_ns = out->booked_ns + value_delta;
+    return true;
+}
+
+bool catchup_format_current(struct store *st)
+{
+    uint64_t format = 0;
+    return catchup_checkpoint(st) == 0 ||
+           (store_meta_get_u64(st, FORMAT_KEY, &format) && format == OPERATION_ROW_VERSION);
+}
+
+void catchup_clear(struct store *st)
+{
+    for (size_t i = 0; i < sizeof catchup_cfs / sizeof catchup_cfs[0]; i++)
+        store_cf_clear(st, (enum store_cf)catchup_cfs[i]);
+    struct store_batch *b = store_batch_new(st);
+    store_batch_delete(b, STORE_CF_META, CHECKPOINT_KEY, strlen(CHECKPOINT_KEY)); /* from 0 */
+    store_batch_delete(b, STORE_CF_META, FORMAT_KEY, strlen(FORMAT_KEY));
+    store_commit_async(st, b);
+    store_batch_free(b);
 }
 
 bool statement_row_decode(const void *row, size_t len, struct statement *out)
@@ -292,6 +432,8 @@ void catchup_flush(struct catchup *c, struct store_batch *b, uint64_t seq)
     uint8_t raw[8];
     store_u64_be(seq, raw);
     store_batch_put(b, STORE_CF_META, CHECKPOINT_KEY, strlen(CHECKPOINT_KEY), raw, 8);
+    store_u64_be(OPERATION_ROW_VERSION, raw);
+    store_batch_put(b, STORE_CF_META, FORMAT_KEY, strlen(FORMAT_KEY), raw, 8);
 }
 
 /* ---- apply ------------------------------------------------------------------------------------ */
@@ -312,8 +454,7 @@ static enum ledger_err book(struct catchup *c, const struct event *ev, const str
     bool debit = l->direction == OP_DEBIT;
     if (a == NULL || (debit ? !money_sub(a->posted, l->amount, &after) : !money_add(a->posted, l->amount, &after)))
         return LEDGER_ERR_DECODE;
-    struct operation op;
-    memset(&op, 0, sizeof op);
+    struct operation op; /* every field is set below (the row encodes fields, not the struct) */
     op.account_id = *l->account;
     op.seq = ev->seq;
     op.leg = l->leg;
@@ -327,11 +468,15 @@ static enum ledger_err book(struct catchup *c, const struct event *ev, const str
     op.counterparty_account_id = *l->counterparty;
     if (cp != NULL)
         memcpy(op.counterparty_iban, cp->iban, sizeof op.counterparty_iban);
-    snprintf(op.reference, sizeof op.reference, "%s", l->reference);
+    else
+        op.counterparty_iban[0] = '\0';
+    size_t rn = strnlen(l->reference, LEDGER_REFERENCE_MAX);
+    memcpy(op.reference, l->reference, rn);
+    op.reference[rn] = '\0';
     memcpy(op.period, period_label_of(c, ev->ts_ns), sizeof op.period);
-    uint8_t key[OPERATION_KEY_BYTES];
+    uint8_t key[OPERATION_KEY_BYTES], row[OPERATION_ROW_MAX];
     operation_key(l->account, ev->ts_ns, ev->seq, l->leg, key);
-    put_row(b, STORE_CF_PROJ_OPS, key, sizeof key, &op, sizeof op);
+    store_batch_put(b, STORE_CF_PROJ_OPS, key, sizeof key, row, operation_row_encode(&op, row));
     a->posted = after;
     a->operations++;
     a->period_operations++;
@@ -483,7 +628,7 @@ enum ledger_err catchup_apply(struct catchup *c, const struct event *ev, struct 
 void catchup_digest(struct store *st, uint8_t out[LEDGER_HASH_LEN])
 {
     uint8_t acc[LEDGER_HASH_LEN] = {0};
-    static _Thread_local uint8_t entry[8 + 64 + 4 + sizeof(struct statement) + sizeof(struct operation)];
+    static _Thread_local uint8_t entry[8 + 64 + 4 + sizeof(struct statement) + sizeof(struct op_account)];
     for (size_t f = 0; f < sizeof catchup_cfs / sizeof catchup_cfs[0]; f++) {
         struct store_iter *it = store_iter_prefix(st, (enum store_cf)catchup_cfs[f], "", 0);
         const uint8_t *k, *v;

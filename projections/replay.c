@@ -43,7 +43,7 @@ struct pipeline {
 static void *reader_main(void *arg)
 {
     struct pipeline *p = arg;
-    struct store_iter *it = store_iter_events(p->st, 1);
+    struct store_iter *it = store_iter_events_scan(p->st, 1);
     const uint8_t *k, *v;
     size_t kl, vl;
     for (size_t c = 0;; c = (c + 1) % CHUNKS) {

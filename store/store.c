@@ -32,8 +32,10 @@ struct store {
     rocksdb_writeoptions_t *wo_sync;
     rocksdb_writeoptions_t *wo_async;
     rocksdb_readoptions_t *ro;
+    rocksdb_readoptions_t *ro_scan; /* long sequential reads: no block cache fill, readahead */
     rocksdb_block_based_table_options_t *table;
     rocksdb_filterpolicy_t *bloom; /* owned by table */
+    rocksdb_block_based_table_options_t *table_scan; /* no filter: families only read by scans */
     struct store_head head;
     struct ledger_id ledger_id;
     bool read_only;
@@ -46,6 +48,10 @@ struct store_batch {
     rocksdb_writebatch_t *wb;
     struct store_head head;
     bool has_head;
+    /* store_batch_divert(): puts to this family go to the callback instead */
+    int divert_cf;
+    store_put_fn divert;
+    void *divert_arg;
 };
 
 struct store_iter {
@@ -102,9 +108,14 @@ static void store_options_init(struct store *st)
     st->table = rocksdb_block_based_options_create();
     st->bloom = rocksdb_filterpolicy_create_bloom_full(10);
     rocksdb_block_based_options_set_filter_policy(st->table, st->bloom);
+    /* Operation rows are only ever read by range scans (pages, balance at an instant, statements):
+     * a whole-key Bloom filter would never be consulted, only built. */
+    st->table_scan = rocksdb_block_based_options_create();
     for (int i = 0; i < STORE_CF_COUNT; i++) {
         st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
-        if (i != STORE_CF_EVENTS)
+        if (i == STORE_CF_PROJ_OPS)
+            rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->table_scan);
+        else if (i != STORE_CF_EVENTS)
             rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->table);
     }
     /* Balance rows are rewritten for every touched account in every commit and only ever read by
@@ -125,6 +136,9 @@ static void store_options_init(struct store *st)
     rocksdb_writeoptions_set_sync(st->wo_async, 0);
     rocksdb_writeoptions_disable_WAL(st->wo_async, st->bulk); /* bulk: made durable by store_flush() */
     st->ro = rocksdb_readoptions_create();
+    st->ro_scan = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_fill_cache(st->ro_scan, 0);
+    rocksdb_readoptions_set_readahead_size(st->ro_scan, 4 << 20);
 }
 
 /* Whether the data directory already has column family name (read-only opens only). */
@@ -328,9 +342,11 @@ void store_close(struct store *st)
         rocksdb_options_destroy(st->cf_opts[i]);
     rocksdb_options_destroy(st->opts);
     rocksdb_block_based_options_destroy(st->table);
+    rocksdb_block_based_options_destroy(st->table_scan);
     rocksdb_writeoptions_destroy(st->wo_sync);
     rocksdb_writeoptions_destroy(st->wo_async);
     rocksdb_readoptions_destroy(st->ro);
+    rocksdb_readoptions_destroy(st->ro_scan);
     free(st);
 }
 
@@ -352,7 +368,15 @@ struct store_batch *store_batch_new(struct store *st)
     LEDGER_ASSERT(b != NULL);
     b->st = st;
     b->wb = rocksdb_writebatch_create();
+    b->divert_cf = -1;
     return b;
+}
+
+void store_batch_divert(struct store_batch *b, enum store_cf cf, store_put_fn put, void *arg)
+{
+    b->divert_cf = put != NULL ? (int)cf : -1;
+    b->divert = put;
+    b->divert_arg = arg;
 }
 
 void store_batch_free(struct store_batch *b)
@@ -378,7 +402,10 @@ void store_batch_put(struct store_batch *b, enum store_cf cf, const void *key, s
                      const void *val, size_t vlen)
 {
     LEDGER_ASSERT(cf < STORE_CF_COUNT);
-    rocksdb_writebatch_put_cf(b->wb, b->st->cf[cf], key, klen, val, vlen);
+    if ((int)cf == b->divert_cf)
+        b->divert(b->divert_arg, key, klen, val, vlen);
+    else
+        rocksdb_writebatch_put_cf(b->wb, b->st->cf[cf], key, klen, val, vlen);
 }
 
 void store_batch_put_event(struct store_batch *b, uint64_t seq, const uint8_t *rec, size_t len)
@@ -478,15 +505,25 @@ bool store_get_stream(struct store *st, const struct ledger_id *stream, uint64_t
     return ok;
 }
 
-struct store_iter *store_iter_events(struct store *st, uint64_t from_seq)
+static struct store_iter *iter_events(struct store *st, const rocksdb_readoptions_t *ro, uint64_t from_seq)
 {
     struct store_iter *it = calloc(1, sizeof *it);
     LEDGER_ASSERT(it != NULL);
-    it->it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[STORE_CF_EVENTS]);
+    it->it = rocksdb_create_iterator_cf(st->db, ro, st->cf[STORE_CF_EVENTS]);
     uint8_t key[8];
     store_u64_be(from_seq, key);
     rocksdb_iter_seek(it->it, (const char *)key, 8);
     return it;
+}
+
+struct store_iter *store_iter_events(struct store *st, uint64_t from_seq)
+{
+    return iter_events(st, st->ro, from_seq);
+}
+
+struct store_iter *store_iter_events_scan(struct store *st, uint64_t from_seq)
+{
+    return iter_events(st, st->ro_scan, from_seq);
 }
 
 struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const void *prefix, size_t plen)
@@ -560,8 +597,71 @@ bool store_meta_get_u64(struct store *st, const char *key, uint64_t *value)
 
 void store_batch_delete(struct store_batch *b, enum store_cf cf, const void *key, size_t klen)
 {
-    LEDGER_ASSERT(cf < STORE_CF_COUNT);
+    LEDGER_ASSERT(cf < STORE_CF_COUNT && (int)cf != b->divert_cf);
     rocksdb_writebatch_delete_cf(b->wb, b->st->cf[cf], key, klen);
+}
+
+/* ---- bulk loads: sorted table files, ingested ---------------------------------------------------- */
+
+struct store_sst {
+    rocksdb_envoptions_t *env;
+    rocksdb_sstfilewriter_t *w;
+    bool failed;
+    char err[256];
+};
+
+struct store_sst *store_sst_create(struct store *st, enum store_cf cf, const char *path, char *err, size_t err_cap)
+{
+    LEDGER_ASSERT(!st->read_only && cf < STORE_CF_COUNT);
+    struct store_sst *s = calloc(1, sizeof *s);
+    LEDGER_ASSERT(s != NULL);
+    s->env = rocksdb_envoptions_create();
+    s->w = rocksdb_sstfilewriter_create(s->env, st->cf_opts[cf]);
+    char *errptr = NULL;
+    rocksdb_sstfilewriter_open(s->w, path, &errptr);
+    if (rocks_failed(&errptr, "open table file", err, err_cap)) {
+        rocksdb_sstfilewriter_destroy(s->w);
+        rocksdb_envoptions_destroy(s->env);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_sst_put(struct store_sst *s, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (s->failed)
+        return;
+    char *errptr = NULL;
+    rocksdb_sstfilewriter_put(s->w, key, klen, val, vlen, &errptr);
+    s->failed = rocks_failed(&errptr, "table file put", s->err, sizeof s->err);
+}
+
+bool store_sst_finish(struct store_sst *s, char *err, size_t err_cap)
+{
+    char *errptr = NULL;
+    if (!s->failed) {
+        rocksdb_sstfilewriter_finish(s->w, &errptr);
+        s->failed = rocks_failed(&errptr, "finish table file", s->err, sizeof s->err);
+    }
+    bool ok = !s->failed;
+    if (!ok)
+        snprintf(err, err_cap, "%s", s->err);
+    rocksdb_sstfilewriter_destroy(s->w);
+    rocksdb_envoptions_destroy(s->env);
+    free(s);
+    return ok;
+}
+
+bool store_ingest(struct store *st, enum store_cf cf, const char *const *paths, size_t n, char *err, size_t err_cap)
+{
+    LEDGER_ASSERT(!st->read_only && cf < STORE_CF_COUNT);
+    rocksdb_ingestexternalfileoptions_t *io = rocksdb_ingestexternalfileoptions_create();
+    rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+    char *errptr = NULL;
+    rocksdb_ingest_external_file_cf(st->db, st->cf[cf], paths, n, io, &errptr);
+    rocksdb_ingestexternalfileoptions_destroy(io);
+    return !rocks_failed(&errptr, "ingest table files", err, err_cap);
 }
 
 void store_commit_async(struct store *st, struct store_batch *b)
@@ -592,7 +692,7 @@ void store_cf_clear(struct store *st, enum store_cf cf)
     }
 }
 
-bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, const void *key,
+bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, void *key,
                         size_t klen, void *val, size_t cap, size_t *vlen)
 {
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
@@ -602,7 +702,8 @@ bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, 
         size_t kl, vl;
         const char *k = rocksdb_iter_key(it, &kl);
         const char *v = rocksdb_iter_value(it, &vl);
-        if (kl >= plen && memcmp(k, prefix, plen) == 0 && vl <= cap) {
+        if (kl == klen && kl >= plen && memcmp(k, prefix, plen) == 0 && vl <= cap) {
+            memcpy(key, k, kl);
             memcpy(val, v, vl);
             *vlen = vl;
             found = true;

@@ -91,6 +91,31 @@ void store_batch_put_event(struct store_batch *b, uint64_t seq, const uint8_t *r
 void store_batch_put_stream(struct store_batch *b, const struct ledger_id *stream, uint64_t ver, uint64_t seq);
 void store_batch_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
                      const void *val, size_t vlen);
+/* Sends the batch's puts to family cf to put(arg, ...) instead of the batch (put NULL: back to
+ * the batch). A bulk load sorts them itself and ingests them as table files (store_sst_*);
+ * deletes in that family are not diverted. */
+typedef void (*store_put_fn)(void *arg, const void *key, size_t klen, const void *val, size_t vlen);
+void store_batch_divert(struct store_batch *b, enum store_cf cf, store_put_fn put, void *arg);
+/* A table file of family cf's format at path, written in ascending key order (store_sst_put;
+ * a failure is kept and reported by finish), then moved into the family by store_ingest() (files
+ * of one call must not overlap; a later call may overlap earlier ones). Bulk loads only. */
+struct store_sst;
+struct store_sst *store_sst_create(struct store *st, enum store_cf cf, const char *path, char *err, size_t err_cap);
+void store_sst_put(struct store_sst *s, const void *key, size_t klen, const void *val, size_t vlen);
+bool store_sst_finish(struct store_sst *s, char *err, size_t err_cap); /* frees s */
+bool store_ingest(struct store *st, enum store_cf cf, const char *const *paths, size_t n, char *err, size_t err_cap);
+/* A bulk load of family cf (store/bulk.c): rows whose keys start with a 16-byte group, put in
+ * any order (fastest when each group's rows come in key order), sorted in memory and written as
+ * table files in tmp_dir (a directory on the store's file system), then ingested. Memory is
+ * bounded: past arena_max bytes of rows (0: 1 GiB) a step is written and ingested before more
+ * are taken. A key must
+ * not be put twice. store_bulk_put is a store_put_fn (for store_batch_divert). store_bulk_finish
+ * writes what is left; false with the reason in err if any step failed (rows may be missing). */
+struct store_bulk;
+struct store_bulk *store_bulk_new(struct store *st, enum store_cf cf, const char *tmp_dir, size_t arena_max);
+void store_bulk_put(void *arg, const void *key, size_t klen, const void *val, size_t vlen);
+bool store_bulk_finish(struct store_bulk *b, char *err, size_t err_cap);
+void store_bulk_free(struct store_bulk *b);
 /* Records the new chain head (written to meta in the same batch). */
 void store_batch_set_head(struct store_batch *b, const struct store_head *head);
 /* Writes the batch atomically with sync=true. Returns only on success; aborts the process on any
@@ -120,6 +145,9 @@ bool store_get_stream(struct store *st, const struct ledger_id *stream, uint64_t
 
 /* Iterates events from seq (inclusive) upward. */
 struct store_iter *store_iter_events(struct store *st, uint64_t from_seq);
+/* The same for a read of the whole log (replay, rebuild, verify): blocks read ahead 4 MiB at a
+ * time and kept out of the block cache, which they would only flush. */
+struct store_iter *store_iter_events_scan(struct store *st, uint64_t from_seq);
 /* Iterates the keys of cf that start with prefix (plen bytes). */
 struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const void *prefix, size_t plen);
 /* Next entry; false at the end (or on an I/O error, logged: see store_iter_failed). The pointers
@@ -127,9 +155,10 @@ struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const v
 bool store_iter_next(struct store_iter *it, const uint8_t **key, size_t *klen, const uint8_t **val,
                      size_t *vlen);
 bool store_iter_failed(const struct store_iter *it);
-/* The last key of cf that starts with prefix (plen bytes) and is <= key (klen bytes): its value is
- * copied into val (cap bytes, *vlen set). false when there is none or it does not fit. */
-bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, const void *key,
+/* The last key of cf that starts with prefix (plen bytes) and is <= key (klen bytes), of the same
+ * length: key is overwritten with it and its value copied into val (cap bytes, *vlen set). false
+ * (key untouched) when there is none or it does not fit. */
+bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, void *key,
                         size_t klen, void *val, size_t cap, size_t *vlen);
 /* Iterates keys of cf that start with prefix, from the first key >= from (flen bytes). */
 struct store_iter *store_iter_from(struct store *st, enum store_cf cf, const void *prefix, size_t plen,

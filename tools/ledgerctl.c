@@ -7,7 +7,7 @@
  *                     [--statement-tz ZONE]
  *   ledgerctl client add|list|revoke --data DIR ...; ledgerctl keys rotate --data DIR (clients.c)
  *   ledgerctl bench transfers|http|verify ...   (see ledgerctl bench --help)
- *   ledgerctl bench reads --url HOST:PORT [--rate R] [--seconds S]
+ *   ledgerctl bench reads --url HOST:PORT [--rate R] [--seconds S] [--clients C]
  *   ledgerctl bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N]
  */
 #include <stdbool.h>
@@ -69,8 +69,9 @@ static void usage(FILE *f)
                "  client list --data DIR                     the clients (never their secrets)\n"
                "  client revoke --data DIR --client ID       revokes a client (stopped ledger)\n"
                "  keys rotate --data DIR                     new token-signing key in DIR/jwt-keys\n"
-               "  bench reads --url HOST:PORT [--rate R] [--seconds S]\n"
-               "                                             operations pages and balance-at lookups\n"
+               "  bench reads --url HOST:PORT [--rate R] [--seconds S] [--clients C]\n"
+               "                                             operations pages (C connections, default 16)\n"
+               "                                             and balance-at lookups\n"
                "  bench transfers|http|verify [options]      benchmarks (ledgerctl bench --help)\n"
                "  bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N] [--window W]\n"
                "                                             card authorizations over NATS request-reply\n");

@@ -42,12 +42,23 @@ void tool_progress_show(struct tool_progress *p, uint64_t done, bool final);
  * *bad set on a flag without its value. Main thread, before any other thread. */
 bool tool_statement_config(int argc, char **argv, enum period_kind *kind, bool *bad);
 
-/* Applies events 1..upto (UINT64_MAX: all) of src's log to the catch-up projection of dst, which
- * starts from what dst holds (empty for a rebuild), in batches committed with their checkpoint;
- * src and dst may be the same store. *events = events applied. 0, or 1 when an event does not
- * decode or apply (printed). dst must be writable. */
-int tool_catchup_build(struct store *src, struct store *dst, enum period_kind kind, uint64_t upto,
-                       struct tool_progress *pr, uint64_t *events);
+/* The log of src from seq `from` through upto (UINT64_MAX: the end), read and decoded on a thread
+ * of its own (tools/event_feed.c). event_feed_next: the next event in seq order (valid until the
+ * next call), NULL at the end; event_feed_end then says why: LEDGER_ERR_OK (the end of the log or
+ * upto), LEDGER_ERR_DECODE (*bad_seq: the record that does not decode) or LEDGER_ERR_IO. */
+struct event_feed;
+struct event_feed *event_feed_start(struct store *src, uint64_t from, uint64_t upto);
+const struct event *event_feed_next(struct event_feed *f);
+enum ledger_err event_feed_end(const struct event_feed *f, uint64_t *bad_seq);
+void event_feed_stop(struct event_feed *f);
+
+/* Applies events 1..upto (UINT64_MAX: all) of src's log to the empty catch-up projection of dst
+ * (a directory of dst_dir's file system holds the bulk-load files): operation rows bulk loaded,
+ * the others in batches, the checkpoint last; src and dst may be the same store. *events =
+ * events applied. 0, or 1 when an event does not decode or apply or a load fails (printed; no
+ * checkpoint written). dst must be writable; its writes are durable once the caller flushes. */
+int tool_catchup_build(struct store *src, struct store *dst, const char *dst_dir, enum period_kind kind,
+                       uint64_t upto, struct tool_progress *pr, uint64_t *events);
 
 struct store;
 /* After opening: adopt the ledger's stored statement configuration (false: flags contradict it). */

@@ -204,12 +204,12 @@ static int check_last_operations(struct store *st, struct ledger_state *state)
     int bad = 0;
     for (uint64_t i = 0; i < ledger_state_account_count(state); i++) {
         const struct account *a = ledger_state_account_at(state, i);
-        uint8_t key[OPERATION_KEY_BYTES], row[OPERATION_ROW_BYTES];
+        uint8_t key[OPERATION_KEY_BYTES], row[OPERATION_ROW_MAX];
         size_t rlen = 0;
         struct operation op = {.balance_after = 0};
         operation_key(&a->id, INT64_MAX, UINT64_MAX, 255, key);
         if (store_seek_last_le(st, STORE_CF_PROJ_OPS, a->id.b, 16, key, sizeof key, row, sizeof row, &rlen) &&
-            !operation_row_decode(row, rlen, &op))
+            !operation_row_decode(key, sizeof key, row, rlen, &op))
             op.balance_after = INT64_MIN;
         if (op.balance_after != a->credits_posted - a->debits_posted) {
             char id[LEDGER_ID_TEXT_LEN + 1];
@@ -249,7 +249,7 @@ static int rebuilt_digest(struct store *st, enum period_kind kind, uint64_t upto
         struct tool_progress pr;
         uint64_t events = 0;
         tool_progress_init(&pr, "verify: rebuilding the operations projection", upto);
-        status = tool_catchup_build(st, tmp, kind, upto, &pr, &events);
+        status = tool_catchup_build(st, tmp, dir, kind, upto, &pr, &events);
         catchup_digest(tmp, out);
         store_close(tmp);
     }
