@@ -243,11 +243,10 @@ static int daemon_start_core(struct daemon *d, const struct config *cfg, char *e
         daemon_abort(d);
         return 1;
     }
-    if (!catchup_format_current(d->st)) { /* written by an older build: the projector rebuilds it */
-        fprintf(stderr, "ledgerd: the operations projection was written in an older row format; it is "
-                        "rebuilt from the log in the background (reads wait with min_seq)\n");
-        catchup_clear(d->st);
-    }
+    if (catchup_reset_stale(d->st)) /* older rows, or a rebuild cut short: the projector rebuilds it */
+        fprintf(stderr, "ledgerd: the operations projection was written in an older row format or by a rebuild "
+                        "that did not finish; it is rebuilt from the log in the background (reads wait with "
+                        "min_seq)\n");
     d->proj = projector_start(d->st, cfg->statement_period, head.seq);
     LEDGER_ASSERT(d->proj != NULL);
     d->fanout = (struct commit_fanout){d->ob, d->proj};

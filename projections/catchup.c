@@ -91,7 +91,7 @@ static bool get_row(const void *row, size_t len, void *out, size_t size)
     return row_get(ROW_VERSION, row, len, out, size);
 }
 
-/* ---- operation rows (format 2: variable length, docs/EVENT-FORMAT.md "Projection rows") ------- */
+/* ---- operation rows (format 2: variable length, docs/STATEMENTS.md) ---------------------------- */
 
 static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
@@ -219,9 +219,26 @@ bool operation_row_decode(const void *key, size_t klen, const void *row, size_t 
 
 bool catchup_format_current(struct store *st)
 {
+    /* written with every checkpoint: absent on a new ledger (clearing its empty families is
+     * instant), on one from before format 2, and after a rebuild that did not finish */
     uint64_t format = 0;
-    return catchup_checkpoint(st) == 0 ||
-           (store_meta_get_u64(st, FORMAT_KEY, &format) && format == OPERATION_ROW_VERSION);
+    return store_meta_get_u64(st, FORMAT_KEY, &format) && format == OPERATION_ROW_VERSION;
+}
+
+bool catchup_reset_stale(struct store *st)
+{
+    if (catchup_format_current(st))
+        return false;
+    bool had_rows = catchup_checkpoint(st) > 0;
+    for (size_t i = 0; !had_rows && i < sizeof catchup_cfs / sizeof catchup_cfs[0]; i++) {
+        struct store_iter *it = store_iter_prefix(st, (enum store_cf)catchup_cfs[i], "", 0);
+        const uint8_t *k, *v;
+        size_t kl, vl;
+        had_rows = store_iter_next(it, &k, &kl, &v, &vl);
+        store_iter_free(it);
+    }
+    catchup_clear(st);
+    return had_rows;
 }
 
 void catchup_clear(struct store *st)

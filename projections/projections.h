@@ -364,11 +364,15 @@ size_t operation_row_encode(const struct operation *op, uint8_t out[OPERATION_RO
 /* false unless key is an operation key and row a well-formed format 2 row. */
 bool operation_row_decode(const void *key, size_t klen, const void *row, size_t len, struct operation *out);
 bool statement_row_decode(const void *row, size_t len, struct statement *out);
-/* Whether the projection's rows are in the current format (an empty projection is). ledgerd
- * clears one that is not (catchup_clear) and its projector rebuilds it from the log. */
+/* Whether the projection's rows are in the current format: meta "catchup_format", written with
+ * every checkpoint, names it. ledgerd clears a projection that is not (older rows, a rebuild cut
+ * short, or a new ledger's empty families) and its projector builds it from the log. */
 bool catchup_format_current(struct store *st);
 /* Empties the catch-up projection's families and its checkpoint (stopped ledger or start-up). */
 void catchup_clear(struct store *st);
+/* Clears the projection unless it is current (start-up, before the projector); true when rows
+ * were dropped (older format, or a rebuild cut short), false for a current or empty one. */
+bool catchup_reset_stale(struct store *st);
 /* proj_ops key: account (16) + booked ts (8 BE) + seq (8 BE) + leg (1) = 33 bytes. */
 #define OPERATION_KEY_BYTES 33
 void operation_key(const struct ledger_id *account, int64_t ts_ns, uint64_t seq, uint8_t leg,

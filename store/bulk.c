@@ -201,20 +201,17 @@ void store_bulk_put(void *arg, const void *key, size_t klen, const void *val, si
 
 /* ---- writing a step ------------------------------------------------------------------------ */
 
-static const struct store_bulk *sort_ctx; /* qsort has no argument; steps are single-threaded */
-
-static int cmp_group(const void *x, const void *y)
+static int cmp_group(const void *x, const void *y, void *arg)
 {
-    const struct group *a = &sort_ctx->groups[*(const uint32_t *)x];
-    const struct group *c = &sort_ctx->groups[*(const uint32_t *)y];
-    return memcmp(a->id, c->id, 16);
+    const struct store_bulk *b = arg;
+    return memcmp(b->groups[*(const uint32_t *)x].id, b->groups[*(const uint32_t *)y].id, 16);
 }
 
-static int cmp_row(const void *x, const void *y)
+static int cmp_row(const void *x, const void *y, void *arg)
 {
     size_t al, cl;
-    const uint8_t *a = row_key(sort_ctx, *(const size_t *)x, &al);
-    const uint8_t *c = row_key(sort_ctx, *(const size_t *)y, &cl);
+    const uint8_t *a = row_key(arg, *(const size_t *)x, &al);
+    const uint8_t *c = row_key(arg, *(const size_t *)y, &cl);
     return key_cmp(a, al, c, cl);
 }
 
@@ -252,8 +249,7 @@ static bool write_step(struct store_bulk *b)
     LEDGER_ASSERT(by_id != NULL && order != NULL);
     for (uint32_t g = 0; g < b->ngroups; g++)
         by_id[g] = g;
-    sort_ctx = b;
-    qsort(by_id, b->ngroups, sizeof *by_id, cmp_group);
+    qsort_r(by_id, b->ngroups, sizeof *by_id, cmp_group, b);
     size_t at = 0;
     for (size_t i = 0; i < b->ngroups; i++) {
         struct group *g = &b->groups[by_id[i]];
@@ -268,7 +264,7 @@ static bool write_step(struct store_bulk *b)
     for (size_t i = 0; i < b->ngroups; i++) {
         const struct group *g = &b->groups[by_id[i]];
         if (g->unsorted)
-            qsort(order + g->first_row, g->rows, sizeof *order, cmp_row);
+            qsort_r(order + g->first_row, g->rows, sizeof *order, cmp_row, b);
     }
     /* Split at a group boundary near the middle, so the files do not overlap. */
     struct part parts[BULK_PARTS];

@@ -134,10 +134,13 @@ const struct event *event_feed_next(struct event_feed *f)
     }
 }
 
-enum ledger_err event_feed_end(const struct event_feed *f, uint64_t *bad_seq)
+enum ledger_err event_feed_end(struct event_feed *f, uint64_t *bad_seq)
 {
+    pthread_mutex_lock(&f->mu);
+    enum ledger_err end = f->end;
     *bad_seq = f->end_seq;
-    return f->end;
+    pthread_mutex_unlock(&f->mu);
+    return end;
 }
 
 void event_feed_stop(struct event_feed *f)

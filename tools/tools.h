@@ -49,7 +49,7 @@ bool tool_statement_config(int argc, char **argv, enum period_kind *kind, bool *
 struct event_feed;
 struct event_feed *event_feed_start(struct store *src, uint64_t from, uint64_t upto);
 const struct event *event_feed_next(struct event_feed *f);
-enum ledger_err event_feed_end(const struct event_feed *f, uint64_t *bad_seq);
+enum ledger_err event_feed_end(struct event_feed *f, uint64_t *bad_seq);
 void event_feed_stop(struct event_feed *f);
 
 /* Applies events 1..upto (UINT64_MAX: all) of src's log to the empty catch-up projection of dst
