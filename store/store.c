@@ -18,6 +18,12 @@
 
 #define STORE_BLOCK_CACHE_BYTES ((size_t)256 << 20)
 
+/* Families with a hash memtable: the length of the id their keys start with (store_options_init). */
+static const uint8_t cf_prefix[STORE_CF_COUNT] = {
+    [STORE_CF_STREAMS] = 24,    [STORE_CF_PROJ_BALANCES] = 16,      [STORE_CF_PROJ_CARDS] = 16,
+    [STORE_CF_PROJ_AUTHS] = 16, [STORE_CF_PROJ_ACCOUNT_CARDS] = 16, [STORE_CF_PROJ_CARD_AUTHS] = 16,
+};
+
 static const char *const cf_names[STORE_CF_COUNT] = {
     "events",    "streams",           "idempotency", "meta",           "proj_accounts", "proj_holders",
     "proj_balances", "proj_cards", "proj_account_cards", "proj_auths", "proj_card_auths",
@@ -35,6 +41,7 @@ struct store {
     rocksdb_writeoptions_t *wo_async;
     rocksdb_readoptions_t *ro;
     rocksdb_readoptions_t *ro_scan; /* long sequential reads: no block cache fill, readahead */
+    rocksdb_readoptions_t *ro_total; /* total-order iteration of a hashed family (cf_prefix) */
     rocksdb_block_based_table_options_t *table;
     rocksdb_filterpolicy_t *bloom; /* owned by table */
     rocksdb_block_based_table_options_t *table_scan; /* no filter: families only read by scans */
@@ -126,13 +133,19 @@ static void store_options_init(struct store *st)
         else if (i != STORE_CF_EVENTS)
             rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->table);
     }
-    /* Balance rows are rewritten for every touched account in every commit and only ever read by
-     * key: a hash memtable (whole 16-byte key as prefix) makes those inserts O(1) instead of a
-     * skiplist search through every older version. */
-    rocksdb_options_set_prefix_extractor(st->cf_opts[STORE_CF_PROJ_BALANCES],
-                                         rocksdb_slicetransform_create_fixed_prefix(16));
-    if (!st->bulk)
-        rocksdb_options_set_hash_skip_list_rep(st->cf_opts[STORE_CF_PROJ_BALANCES], 1 << 20, 4, 4);
+    /* Families whose keys start with a 16-byte id and that are read by key or by that id: a hash
+     * memtable (one small skiplist per id) makes the commit's inserts of random ids O(1) instead
+     * of a search through one large skiplist. Balance rows are rewritten for every touched account
+     * in every commit; a card authorization writes a stream index entry, its card row and the
+     * authorization rows. A scan with a shorter prefix reads in total order (iter_options). */
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        if (cf_prefix[i] == 0)
+            continue;
+        rocksdb_options_set_prefix_extractor(st->cf_opts[i], rocksdb_slicetransform_create_fixed_prefix(cf_prefix[i]));
+        if (!st->bulk)
+            rocksdb_options_set_hash_skip_list_rep(st->cf_opts[i], i == STORE_CF_PROJ_BALANCES ? 1 << 20 : 1 << 16, 4,
+                                                   4);
+    }
     /* A rebuild writes projection rows that nothing reads until it is done: a vector memtable
      * appends (sorted once, at flush) instead of searching a skiplist for every row. */
     for (int i = STORE_CF_PROJ_ACCOUNTS; st->bulk && i < STORE_CF_COUNT; i++)
@@ -147,6 +160,8 @@ static void store_options_init(struct store *st)
     st->ro_scan = rocksdb_readoptions_create();
     rocksdb_readoptions_set_fill_cache(st->ro_scan, 0);
     rocksdb_readoptions_set_readahead_size(st->ro_scan, 4 << 20);
+    st->ro_total = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(st->ro_total, 1);
 }
 
 /* Whether the data directory already has column family name (read-only opens only). */
@@ -356,6 +371,7 @@ void store_close(struct store *st)
     rocksdb_writeoptions_destroy(st->wo_async);
     rocksdb_readoptions_destroy(st->ro);
     rocksdb_readoptions_destroy(st->ro_scan);
+    rocksdb_readoptions_destroy(st->ro_total);
     free(st);
 }
 
@@ -535,11 +551,18 @@ struct store_iter *store_iter_events_scan(struct store *st, uint64_t from_seq)
     return iter_events(st, st->ro_scan, from_seq);
 }
 
+/* Iterating a hashed family by less than its id (a full scan) needs total order: a prefix-mode
+ * iterator only sees the bucket of the id it was sought with. */
+static const rocksdb_readoptions_t *iter_options(const struct store *st, enum store_cf cf, size_t plen)
+{
+    return plen < cf_prefix[cf] ? st->ro_total : st->ro;
+}
+
 struct store_iter *store_iter_prefix(struct store *st, enum store_cf cf, const void *prefix, size_t plen)
 {
     struct store_iter *it = calloc(1, sizeof *it);
     LEDGER_ASSERT(it != NULL && plen <= sizeof it->prefix);
-    it->it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+    it->it = rocksdb_create_iterator_cf(st->db, iter_options(st, cf, plen), st->cf[cf]);
     memcpy(it->prefix, prefix, plen);
     it->plen = plen;
     rocksdb_iter_seek(it->it, prefix, plen);
@@ -704,7 +727,7 @@ void store_cf_clear(struct store *st, enum store_cf cf)
 bool store_seek_last_le(struct store *st, enum store_cf cf, const void *prefix, size_t plen, void *key,
                         size_t klen, void *val, size_t cap, size_t *vlen)
 {
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, iter_options(st, cf, plen), st->cf[cf]);
     rocksdb_iter_seek_for_prev(it, key, klen);
     bool found = false;
     if (rocksdb_iter_valid(it)) {
