@@ -783,7 +783,7 @@ static void read_account_cards(struct request *r)
     uint64_t limit;
     if (cursor != NULL && cursor[0] != '\0' && !ledger_id_parse(cursor, strlen(cursor), &after))
         return reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, "cursor", NULL);
-    if (!api_query_u64(r, "limit", 100, 0, API_CARDS_PAGE_MAX, &limit))
+    if (!api_query_u64(r, "limit", 100, 1, API_CARDS_PAGE_MAX, &limit))
         return;
     char *val = NULL;
     size_t vlen = 0;
@@ -826,7 +826,7 @@ static void read_account_cards(struct request *r)
 static void read_card_auths(struct request *r)
 {
     uint64_t limit, after;
-    if (!api_query_u64(r, "limit", 100, 0, API_CARDS_PAGE_MAX, &limit) ||
+    if (!api_query_u64(r, "limit", 100, 1, API_CARDS_PAGE_MAX, &limit) ||
         !api_query_u64(r, "after_seq", 0, 0, UINT64_MAX - 1, &after))
         return;
     struct card card;

@@ -566,7 +566,7 @@ static void read_accounts(struct request *r)
         return reply_error(&r->reply, LEDGER_ERR_FIELD_TOO_LONG, "holder_id", NULL);
     if (cursor != NULL && cursor[0] != '\0' && !ledger_id_parse(cursor, strlen(cursor), &after))
         return reply_error(&r->reply, LEDGER_ERR_FIELD_INVALID, "cursor", NULL);
-    if (!api_query_u64(r, "limit", 100, 0, LEDGER_ACCOUNTS_PAGE_MAX, &limit))
+    if (!api_query_u64(r, "limit", 100, 1, LEDGER_ACCOUNTS_PAGE_MAX, &limit))
         return;
     uint8_t prefix[LEDGER_HOLDER_ID_MAX + 17];
     size_t plen = holder_key(holder, NULL, prefix, sizeof prefix);
@@ -622,7 +622,7 @@ static void read_events(struct request *r)
 {
     uint64_t after, limit;
     if (!api_query_u64(r, "after_seq", 0, 0, UINT64_MAX - 1, &after) ||
-        !api_query_u64(r, "limit", 100, 0, LEDGER_EVENTS_PAGE_MAX, &limit))
+        !api_query_u64(r, "limit", 100, 1, LEDGER_EVENTS_PAGE_MAX, &limit))
         return;
     char *buf = NULL;
     size_t blen = 0;

@@ -480,6 +480,12 @@ static struct bad_case bad_cases[] = {
     {"list without holder", "GET", "/v1/accounts", NULL, 422, "FIELD_MISSING", "holder_id"},
     {"events: bad limit", "GET", "/v1/events?limit=abc", NULL, 422, "FIELD_INVALID", "limit"},
     {"events: limit too large", "GET", "/v1/events?limit=100000", NULL, 422, "FIELD_INVALID", "limit"},
+    /* limit 0 would answer an empty page whose cursor never advances */
+    {"events: limit 0", "GET", "/v1/events?limit=0", NULL, 422, "FIELD_INVALID", "limit"},
+    {"accounts: limit 0", "GET", "/v1/accounts?holder_id=alice&limit=0", NULL, 422, "FIELD_INVALID", "limit"},
+    {"account cards: limit 0", "GET", "/v1/accounts/%A/cards?limit=0", NULL, 422, "FIELD_INVALID", "limit"},
+    {"card authorizations: limit 0", "GET", "/v1/cards/%A/authorizations?limit=0", NULL, 422, "FIELD_INVALID",
+     "limit"},
 };
 
 static void check_bad_case(const struct bad_case *c, const char *a, const char *b)
