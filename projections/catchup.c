@@ -68,15 +68,6 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-static uint64_t id_hash(const struct ledger_id *id)
-{
-    uint64_t a, b;
-    memcpy(&a, id->b, 8);
-    memcpy(&b, id->b + 8, 8);
-    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
-    return h ^ (h >> 29);
-}
-
 static void put_row(struct store_batch *b, enum store_cf cf, const void *key, size_t klen, const void *value,
                     size_t vlen)
 {
@@ -271,7 +262,7 @@ void operation_key(const struct ledger_id *account, int64_t ts_ns, uint64_t seq,
 static struct op_account *account_find(struct catchup *c, const struct ledger_id *id)
 {
     size_t mask = c->index_cap - 1;
-    for (size_t i = id_hash(id) & mask; c->index[i] != 0; i = (i + 1) & mask)
+    for (size_t i = proj_hash_id(0, id) & mask; c->index[i] != 0; i = (i + 1) & mask)
         if (ledger_id_equal(&c->accounts[c->index[i] - 1].account_id, id))
             return &c->accounts[c->index[i] - 1];
     return NULL;
@@ -280,7 +271,7 @@ static struct op_account *account_find(struct catchup *c, const struct ledger_id
 static void index_insert(struct catchup *c, size_t at)
 {
     size_t mask = c->index_cap - 1;
-    size_t i = id_hash(&c->accounts[at].account_id) & mask;
+    size_t i = proj_hash_id(0, &c->accounts[at].account_id) & mask;
     while (c->index[i] != 0)
         i = (i + 1) & mask;
     c->index[i] = (uint32_t)at + 1;
@@ -320,7 +311,7 @@ static void account_touch(struct catchup *c, struct op_account *a)
 static struct hold *hold_slot(struct catchup *c, const struct ledger_id *id)
 {
     size_t mask = c->holds_cap - 1;
-    size_t i = id_hash(id) & mask;
+    size_t i = proj_hash_id(0, id) & mask;
     while (c->holds[i].first_seq != 0 && !ledger_id_equal(&c->holds[i].hold_id, id))
         i = (i + 1) & mask;
     return &c->holds[i];
