@@ -196,6 +196,9 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     (void)nc;
     (void)sub;
     struct nats_cmd *l = closure;
+    static _Thread_local bool named;
+    if (!named) /* nats.c's delivery thread for this subscription, named for top -H and perf */
+        named = pthread_setname_np(pthread_self(), "ledger-cardsub") == 0;
     pthread_mutex_lock(&l->gate);
     handle(l, msg);
     pthread_mutex_unlock(&l->gate);

@@ -77,6 +77,7 @@ static void wait_tick(struct scheduler *sc)
 
 static void *scheduler_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ledger-sched"); /* as top -H and perf show it */
     struct scheduler *sc = arg;
     static const enum cmd_type types[JOBS] = {CMD_EXPIRE_HOLDS, CMD_SEAL_PERIODS};
     pthread_mutex_lock(&sc->mu);

@@ -3,17 +3,21 @@
  *
  * Two threads, two stages (double buffering):
  *   decider:   wait for commands -> take a batch (bounded by LEDGER_COMMIT_COMMANDS_MAX and the
- *              events budget LEDGER_COMMIT_EVENTS_MAX) into a free stage -> for each command assign
+ *              events budget LEDGER_COMMIT_EVENTS_MAX) into a stage -> for each command assign
  *              its time (strictly increasing), check its idempotency key, decide() it (applying its
  *              events to the state at once) -> encode and chain every event -> put events, stream
  *              index, account and balance rows, holder index, idempotency records and the chain
  *              head into the stage's ONE WriteBatch -> hand the stage to the committer.
  *   committer: commit the stage with sync=true -> publish metrics, notify the outbox -> call done()
  *              of each command -> free the stage.
- * So batch k+1 is decided while batch k is being fsync'd (the state runs ahead of the disk by at
- * most one batch). Nothing is acknowledged before it is durable: done() runs only after that
- * stage's store_commit() returned, stages commit in order, and store_commit() aborts the process on
- * failure (fail-stop), so no caller ever observes state that the disk lacks.
+ * So batch k+1 is decided while batch k is being fsync'd. A stage handed over but not yet taken
+ * (the committer is still busy with the one before) stays open: commands that arrive meanwhile are
+ * decided into it too (the decider marks it `appending` while it adds, and the committer takes it
+ * only when it is not), so they ride on the next fsync instead of waiting for the one after.
+ * The state runs ahead of the disk by at most those two stages. Nothing is acknowledged before it
+ * is durable: done() runs only after that stage's store_commit() returned, stages commit in order,
+ * and store_commit() aborts the process on failure (fail-stop), so no caller ever observes state
+ * that the disk lacks.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -43,10 +47,12 @@ struct stage {
     struct store_batch *batch;
     struct cmd **taken;
     size_t n;
+    size_t budget; /* decide_events_max() of the commands taken: at most LEDGER_COMMIT_EVENTS_MAX */
     struct rendered *rendered;
     size_t events;
     uint64_t head_seq;
-    bool busy; /* handed to the committer and not yet finished (under commit_mu) */
+    bool busy;      /* handed to the committer and not yet finished (under commit_mu) */
+    bool appending; /* handed, not yet taken, and the decider is adding to it (under commit_mu) */
 };
 
 struct sequencer {
@@ -66,8 +72,8 @@ struct sequencer {
     struct store_head head; /* the decider's head: ahead of the disk by at most one stage */
     /* scratch, allocated once */
     struct stage stages[2];
-    struct stage *cur;   /* the stage the decider fills */
-    struct stage *other; /* the previous one (maybe still committing) */
+    struct stage *cur;   /* the stage the decider fills next */
+    struct stage *other; /* the last one handed over (maybe not yet taken, maybe committing) */
     struct event *events;
     uint8_t *record;
     char *render_buf;
@@ -126,18 +132,19 @@ static bool idem_answer(struct cmd *c, const uint8_t *hash, int status, const ch
     return true;
 }
 
-/* Looks for c's key earlier in this stage, in the previous stage (maybe not yet on disk), then on
+/* Looks for c's key earlier in its stage sg, in the stage before (maybe not yet on disk), then on
  * disk. true when c is answered (replayed, or refused as a reuse with a different request). */
-static bool idem_check(struct sequencer *s, struct cmd *c, size_t index)
+static bool idem_check(struct sequencer *s, const struct stage *sg, const struct stage *prev, struct cmd *c,
+                       size_t index)
 {
     for (size_t i = index; i-- > 0;)
-        if (rendered_match(&s->cur->rendered[i], c))
-            return idem_answer(c, s->cur->rendered[i].hash, s->cur->rendered[i].status,
-                               s->cur->rendered[i].body, s->cur->rendered[i].len);
-    for (size_t i = s->other->n; i-- > 0;)
-        if (rendered_match(&s->other->rendered[i], c))
-            return idem_answer(c, s->other->rendered[i].hash, s->other->rendered[i].status,
-                               s->other->rendered[i].body, s->other->rendered[i].len);
+        if (rendered_match(&sg->rendered[i], c))
+            return idem_answer(c, sg->rendered[i].hash, sg->rendered[i].status, sg->rendered[i].body,
+                               sg->rendered[i].len);
+    for (size_t i = prev->n; i-- > 0;)
+        if (rendered_match(&prev->rendered[i], c))
+            return idem_answer(c, prev->rendered[i].hash, prev->rendered[i].status, prev->rendered[i].body,
+                               prev->rendered[i].len);
     char *val = NULL;
     size_t vlen = 0;
     if (store_get(s->store, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, &val, &vlen) != LEDGER_ERR_OK)
@@ -154,8 +161,8 @@ static bool idem_check(struct sequencer *s, struct cmd *c, size_t index)
     return answered;
 }
 
-/* Renders c's answer and records it (key -> hash, time, status, body) in the batch. */
-static void idem_record(struct sequencer *s, struct cmd *c, size_t index)
+/* Renders c's answer and records it (key -> hash, time, status, body) in sg's batch. */
+static void idem_record(struct sequencer *s, struct stage *sg, struct cmd *c, size_t index)
 {
     int status = 0;
     size_t len = c->render(c, &status, s->render_buf + IDEM_HEADER_BYTES,
@@ -167,9 +174,9 @@ static void idem_record(struct sequencer *s, struct cmd *c, size_t index)
     store_u64_be((uint64_t)c->now_ns, hdr + LEDGER_HASH_LEN);
     hdr[LEDGER_HASH_LEN + 8] = (uint8_t)(status >> 8);
     hdr[LEDGER_HASH_LEN + 9] = (uint8_t)status;
-    store_batch_put(s->cur->batch, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, s->render_buf,
+    store_batch_put(sg->batch, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, s->render_buf,
                     IDEM_HEADER_BYTES + len);
-    struct rendered *r = &s->cur->rendered[index];
+    struct rendered *r = &sg->rendered[index];
     memcpy(r->key, c->idem_key, c->idem_key_len);
     r->key_len = c->idem_key_len;
     memcpy(r->hash, c->request_hash, LEDGER_HASH_LEN);
@@ -182,25 +189,27 @@ static void idem_record(struct sequencer *s, struct cmd *c, size_t index)
 
 /* ---- one batch -------------------------------------------------------------------------------- */
 
-static void batch_decide(struct sequencer *s, size_t n, struct event_sink *sink)
+/* Decides sg's commands from..from+n-1 (prev: the stage handed over before sg). */
+static void batch_decide(struct sequencer *s, struct stage *sg, const struct stage *prev, size_t from, size_t n,
+                         struct event_sink *sink)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct cmd *c = s->cur->taken[i];
+    for (size_t i = from; i < from + n; i++) {
+        struct cmd *c = sg->taken[i];
         int64_t now = s->clock(s->clock_arg);
         c->now_ns = now > s->last_now ? now : s->last_now + 1;
         s->last_now = c->now_ns;
         c->idem_replayed = false;
         c->idem_body = NULL;
-        if (c->has_idempotency && idem_check(s, c, i)) {
+        if (c->has_idempotency && idem_check(s, sg, prev, c, i)) {
             c->seq = sink->next_seq - 1;
             continue;
         }
         decide(s->state, c, sink);
         for (size_t r = 0; c->result == LEDGER_ERR_OK && r < c->rows_n; r++)
-            store_batch_put(s->cur->batch, (enum store_cf)c->rows[r].cf, c->rows[r].key, c->rows[r].klen,
+            store_batch_put(sg->batch, (enum store_cf)c->rows[r].cf, c->rows[r].key, c->rows[r].klen,
                             c->rows[r].val, c->rows[r].vlen);
         if (c->has_idempotency && c->render != NULL)
-            idem_record(s, c, i);
+            idem_record(s, sg, c, i);
     }
 }
 
@@ -217,7 +226,7 @@ static void holder_rows_put(struct ledger_state *state, struct store_batch *b)
 }
 
 /* Rows of the cards and authorizations the batch changed (projections.h lists the keys). */
-static void batch_put_card_rows(struct sequencer *s)
+static void batch_put_card_rows(struct sequencer *s, struct store_batch *b)
 {
     static _Thread_local uint8_t row[CARD_ROW_BYTES > AUTH_ROW_BYTES ? CARD_ROW_BYTES : AUTH_ROW_BYTES];
     uint8_t key[32];
@@ -225,34 +234,34 @@ static void batch_put_card_rows(struct sequencer *s)
     struct card **cards = ledger_state_take_dirty_cards(s->state, &n);
     for (size_t i = 0; i < n; i++) {
         card_row_encode(cards[i], row);
-        store_batch_put(s->cur->batch, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, CARD_ROW_BYTES);
+        store_batch_put(b, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, CARD_ROW_BYTES);
         memcpy(key, cards[i]->account_id.b, 16);
         memcpy(key + 16, cards[i]->id.b, 16);
-        store_batch_put(s->cur->batch, STORE_CF_PROJ_ACCOUNT_CARDS, key, 32, "", 0);
+        store_batch_put(b, STORE_CF_PROJ_ACCOUNT_CARDS, key, 32, "", 0);
     }
     struct authorization **auths = ledger_state_take_dirty_auths(s->state, &n);
     for (size_t i = 0; i < n; i++) {
         auth_row_encode(auths[i], row);
-        store_batch_put(s->cur->batch, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, AUTH_ROW_BYTES);
+        store_batch_put(b, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, AUTH_ROW_BYTES);
         memcpy(key, auths[i]->card_id.b, 16);
         store_u64_be(auths[i]->first_seq, key + 16);
-        store_batch_put(s->cur->batch, STORE_CF_PROJ_CARD_AUTHS, key, 24, auths[i]->hold_id.b, 16);
+        store_batch_put(b, STORE_CF_PROJ_CARD_AUTHS, key, 24, auths[i]->hold_id.b, 16);
     }
 }
 
-static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
+static void batch_put_events(struct sequencer *s, struct store_batch *b, const struct event_sink *sink)
 {
     for (size_t i = 0; i < sink->len; i++) {
         struct event *ev = &sink->events[i];
         memcpy(ev->prev_hash, s->head.hash, LEDGER_HASH_LEN);
         size_t len = event_encode(ev, s->record, LEDGER_RECORD_BYTES_MAX);
         LEDGER_ASSERT(len > 0 && ev->seq == s->head.seq + 1);
-        store_batch_put_event(s->cur->batch, ev->seq, s->record, len);
-        store_batch_put_stream(s->cur->batch, &ev->stream, ev->stream_ver, ev->seq);
+        store_batch_put_event(b, ev->seq, s->record, len);
+        store_batch_put_stream(b, &ev->stream, ev->stream_ver, ev->seq);
         if (ev->type == EVENT_ACCOUNT_OPENED) {
             uint8_t key[LEDGER_HOLDER_ID_MAX + 17];
             size_t klen = holder_key(ev->data.opened.holder_id, &ev->data.opened.account_id, key, sizeof key);
-            store_batch_put(s->cur->batch, STORE_CF_PROJ_HOLDERS, key, klen, "", 0);
+            store_batch_put(b, STORE_CF_PROJ_HOLDERS, key, klen, "", 0);
         }
         s->head.seq = ev->seq;
         memcpy(s->head.hash, ev->hash, LEDGER_HASH_LEN);
@@ -264,17 +273,17 @@ static void batch_put_events(struct sequencer *s, const struct event_sink *sink)
         uint8_t row[ACCOUNT_ROW_BYTES];
         if (bits[i] & DIRTY_ACCOUNT) {
             account_row_encode(dirty[i], row);
-            store_batch_put(s->cur->batch, STORE_CF_PROJ_ACCOUNTS, dirty[i]->id.b, 16, row, ACCOUNT_ROW_BYTES);
+            store_batch_put(b, STORE_CF_PROJ_ACCOUNTS, dirty[i]->id.b, 16, row, ACCOUNT_ROW_BYTES);
         }
         if (bits[i] & DIRTY_BALANCE) {
             balance_row_encode(dirty[i], row);
-            store_batch_put(s->cur->batch, STORE_CF_PROJ_BALANCES, dirty[i]->id.b, 16, row, BALANCE_ROW_BYTES);
+            store_batch_put(b, STORE_CF_PROJ_BALANCES, dirty[i]->id.b, 16, row, BALANCE_ROW_BYTES);
         }
     }
-    batch_put_card_rows(s);
-    access_batch_put_rows(s->state, s->cur->batch); /* clients, third parties (projections/access.c) */
-    holder_rows_put(s->state, s->cur->batch);
-    store_batch_set_head(s->cur->batch, &s->head);
+    batch_put_card_rows(s, b);
+    access_batch_put_rows(s->state, b); /* clients, third parties (projections/access.c) */
+    holder_rows_put(s->state, b);
+    store_batch_set_head(b, &s->head);
 }
 
 static void metrics_commit(struct sequencer *s, size_t events, int64_t commit_us)
@@ -292,17 +301,25 @@ static void metrics_commit(struct sequencer *s, size_t events, int64_t commit_us
     M_ADD(events_appended, events);
 }
 
-/* Decider: fills the current stage with its n taken commands, hands it to the committer. */
-static void stage_fill(struct sequencer *s, size_t n)
+/* Decider: decides sg's commands from..from+n-1 and puts their rows into sg's batch (after what
+ * it holds when from > 0). prev: the stage handed over before sg. */
+static void stage_fill(struct sequencer *s, struct stage *sg, const struct stage *prev, size_t from, size_t n)
+{
+    struct event_sink sink = {s->events, 0, LEDGER_COMMIT_EVENTS_MAX, s->head.seq + 1};
+    if (from == 0) {
+        store_batch_clear(sg->batch);
+        sg->events = 0;
+    }
+    batch_decide(s, sg, prev, from, n, &sink);
+    batch_put_events(s, sg->batch, &sink);
+    sg->events += sink.len;
+    sg->head_seq = s->head.seq;
+}
+
+/* Decider: hands the filled current stage to the committer (after the one before was taken). */
+static void stage_hand_off(struct sequencer *s)
 {
     struct stage *sg = s->cur;
-    struct event_sink sink = {s->events, 0, LEDGER_COMMIT_EVENTS_MAX, s->head.seq + 1};
-    sg->n = n;
-    store_batch_clear(sg->batch);
-    batch_decide(s, n, &sink);
-    batch_put_events(s, &sink);
-    sg->events = sink.len;
-    sg->head_seq = s->head.seq;
     pthread_mutex_lock(&s->commit_mu);
     while (s->to_commit != NULL)
         pthread_cond_wait(&s->commit_cv, &s->commit_mu);
@@ -312,6 +329,26 @@ static void stage_fill(struct sequencer *s, size_t n)
     pthread_mutex_unlock(&s->commit_mu);
     s->other = sg;
     s->cur = sg == &s->stages[0] ? &s->stages[1] : &s->stages[0];
+}
+
+/* Decider: the stage handed over and not yet taken by the committer, now marked appending (the
+ * committer waits for stage_open_done), or NULL. */
+static struct stage *stage_open(struct sequencer *s)
+{
+    pthread_mutex_lock(&s->commit_mu);
+    struct stage *sg = s->to_commit;
+    if (sg != NULL)
+        sg->appending = true;
+    pthread_mutex_unlock(&s->commit_mu);
+    return sg;
+}
+
+static void stage_open_done(struct sequencer *s, struct stage *sg)
+{
+    pthread_mutex_lock(&s->commit_mu);
+    sg->appending = false;
+    pthread_cond_broadcast(&s->commit_cv);
+    pthread_mutex_unlock(&s->commit_mu);
 }
 
 /* Decider: waits until the stage it is about to fill is no longer committing, then drops the
@@ -327,6 +364,7 @@ static void stage_reclaim(struct sequencer *s, struct stage *sg)
         sg->rendered[i].body = NULL;
     }
     sg->n = 0;
+    sg->budget = 0;
 }
 
 static void stage_commit(struct sequencer *s, struct stage *sg)
@@ -346,10 +384,11 @@ static void stage_commit(struct sequencer *s, struct stage *sg)
 
 static void *committer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ledger-commit"); /* as top -H and perf show it */
     struct sequencer *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->commit_mu);
-        while (s->to_commit == NULL && !s->committer_stop)
+        while ((s->to_commit == NULL || s->to_commit->appending) && !s->committer_stop)
             pthread_cond_wait(&s->commit_cv, &s->commit_mu);
         struct stage *sg = s->to_commit;
         s->to_commit = NULL;
@@ -365,23 +404,34 @@ static void *committer_main(void *arg)
     }
 }
 
-/* Takes a batch off the queue into the current stage; 0 when stopping and the queue is empty. */
-static size_t queue_take(struct sequencer *s)
+/* Waits for commands; false when stopping and the queue is empty. */
+static bool queue_wait(struct sequencer *s)
 {
     pthread_mutex_lock(&s->mu);
     while (s->ring_count == 0 && !s->stopping)
         pthread_cond_wait(&s->cv, &s->mu);
-    size_t n = 0, budget = 0;
-    while (s->ring_count > 0 && n < LEDGER_COMMIT_COMMANDS_MAX) {
+    bool any = s->ring_count > 0;
+    pthread_mutex_unlock(&s->mu);
+    return any;
+}
+
+/* Moves queued commands into sg after those it holds, within its command and event budgets;
+ * returns how many (at least one when sg is empty and the queue is not). */
+static size_t queue_take(struct sequencer *s, struct stage *sg)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = 0;
+    while (s->ring_count > 0 && sg->n + n < LEDGER_COMMIT_COMMANDS_MAX) {
         struct cmd *c = s->ring[s->ring_head];
         size_t need = decide_events_max(c);
-        if (budget + need > LEDGER_COMMIT_EVENTS_MAX)
+        if (sg->budget + need > LEDGER_COMMIT_EVENTS_MAX)
             break;
-        budget += need;
-        s->cur->taken[n++] = c;
+        sg->budget += need;
+        sg->taken[sg->n + n++] = c;
         s->ring_head = (s->ring_head + 1) % LEDGER_QUEUE_COMMANDS_MAX;
         s->ring_count--;
     }
+    sg->n += n;
     M_SET(queue_depth, s->ring_count);
     pthread_mutex_unlock(&s->mu);
     return n;
@@ -389,13 +439,25 @@ static size_t queue_take(struct sequencer *s)
 
 static void *sequencer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ledger-decide");
     struct sequencer *s = arg;
-    for (;;) {
+    while (queue_wait(s)) {
+        /* The committer is busy and the stage handed to it is still open: add to it. */
+        struct stage *open = stage_open(s);
+        if (open != NULL) {
+            size_t from = open->n;
+            size_t n = queue_take(s, open);
+            if (n > 0)
+                stage_fill(s, open, s->cur, from, n);
+            stage_open_done(s, open);
+            if (n > 0)
+                continue;
+        }
         stage_reclaim(s, s->cur);
-        size_t n = queue_take(s);
-        if (n == 0)
-            break;
-        stage_fill(s, n);
+        size_t n = queue_take(s, s->cur);
+        LEDGER_ASSERT(n > 0);
+        stage_fill(s, s->cur, s->other, 0, n);
+        stage_hand_off(s);
     }
     stage_reclaim(s, &s->stages[0]);
     stage_reclaim(s, &s->stages[1]);

@@ -42,6 +42,7 @@ struct pipeline {
 
 static void *reader_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ledger-replay"); /* as top -H and perf show it */
     struct pipeline *p = arg;
     struct store_iter *it = store_iter_events_scan(p->st, 1);
     const uint8_t *k, *v;

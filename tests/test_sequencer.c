@@ -440,6 +440,105 @@ Test(sequencer, idempotency_concurrent_same_key)
     fx_release(&f);
 }
 
+/* ---- the open stage --------------------------------------------------------------------------- */
+
+static int64_t mono_ms(void);
+
+/* An on_commit callback (it runs on the committer thread) that can hold the committer. */
+struct commit_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool hold, entered;
+};
+
+static void gate_on_commit(void *arg, uint64_t seq)
+{
+    (void)seq;
+    struct commit_gate *g = arg;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (g->hold)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static uint64_t metric_commits(struct fx *f, uint64_t *queue_depth)
+{
+    struct sequencer_metrics m;
+    sequencer_metrics_read(f->seq, &m);
+    if (queue_depth != NULL)
+        *queue_depth = m.queue_depth;
+    return m.commits;
+}
+
+Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
+{
+    /* Proves that commands arriving while the committer is busy and the next stage is already
+     * handed over are decided into that stage (one fsync for all of them) rather than into a
+     * third, and that nothing is answered before its stage is durable: with the committer held
+     * after the commit of L0, L1..L4 are submitted one by one; none is answered while held, and
+     * once released L1..L4 land in one commit with consecutive seqs. */
+    struct fx f;
+    fx_init(&f);
+    sequencer_stop(f.seq);
+    struct commit_gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    char err[ERR_MAX] = "";
+    f.seq = sequencer_start(f.store, gate_on_commit, &g, err, sizeof err);
+    cr_assert_not_null(f.seq, "%s", err);
+    exec_open(&f, "A", "holder-open");
+    enum { LATE = 5 };
+    struct cmd c[LATE];
+    struct pair_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    for (int i = 0; i < LATE; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "L%d", i);
+        open_cmd(&c[i], name, "holder-open");
+        c[i].done = pair_done;
+        c[i].ctx = &w;
+    }
+    pthread_mutex_lock(&g.mu);
+    g.hold = true;
+    g.entered = false; /* A's commit passed through it */
+    pthread_mutex_unlock(&g.mu);
+    cr_assert_eq(sequencer_submit(f.seq, &c[0]), LEDGER_ERR_OK);
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    uint64_t commits_held = metric_commits(&f, NULL);
+    for (int i = 1; i < LATE; i++) {
+        cr_assert_eq(sequencer_submit(f.seq, &c[i]), LEDGER_ERR_OK);
+        uint64_t depth = 1;
+        for (int64_t deadline = mono_ms() + 2000; depth > 0 && mono_ms() < deadline;) {
+            metric_commits(&f, &depth);
+            if (depth > 0)
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+    }
+    pthread_mutex_lock(&w.mu);
+    cr_assert_eq(w.done, 0, "nothing is answered while the committer is held");
+    pthread_mutex_unlock(&w.mu);
+    pthread_mutex_lock(&g.mu);
+    g.hold = false;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    pthread_mutex_lock(&w.mu);
+    while (w.done < LATE)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    cr_assert_eq(metric_commits(&f, NULL), commits_held + 1, "L1..L4 in one commit after L0's");
+    for (int i = 0; i < LATE; i++) {
+        cr_assert_eq(c[i].result, LEDGER_ERR_OK, "L%d: %s", i, ledger_err_name(c[i].result));
+        if (i > 0)
+            cr_assert_eq(c[i].seq, c[i - 1].seq + 1, "L%d follows L%d", i, i - 1);
+        cr_assert(event_exists(&f, c[i].seq));
+    }
+    fx_restart(&f);
+    cr_assert_eq(head_seq(&f), c[LATE - 1].seq, "all of it survives a restart");
+    fx_release(&f);
+}
+
 /* ---- concurrency and group commit ------------------------------------------------------------- */
 
 enum { THREADS = 8, PER_THREAD = 500, RING = 4, FUNDS = 1000000 };

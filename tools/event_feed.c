@@ -41,6 +41,7 @@ struct event_feed {
 
 static void *feed_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ledger-feed"); /* as top -H and perf show it */
     struct event_feed *f = arg;
     struct store_iter *it = store_iter_events_scan(f->src, f->from);
     const uint8_t *k, *v;
