@@ -225,7 +225,8 @@ static void holder_rows_put(struct ledger_state *state, struct store_batch *b)
     }
 }
 
-/* Rows of the cards and authorizations the batch changed (projections.h lists the keys). */
+/* Rows of the cards and authorizations the batch changed (projections.h lists the keys); the index
+ * rows (account cards, card authorizations) only for new ones: their keys never change. */
 static void batch_put_card_rows(struct sequencer *s, struct store_batch *b)
 {
     static _Thread_local uint8_t row[CARD_ROW_BYTES > AUTH_ROW_BYTES ? CARD_ROW_BYTES : AUTH_ROW_BYTES];
@@ -235,17 +236,23 @@ static void batch_put_card_rows(struct sequencer *s, struct store_batch *b)
     for (size_t i = 0; i < n; i++) {
         card_row_encode(cards[i], row);
         store_batch_put(b, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, CARD_ROW_BYTES);
-        memcpy(key, cards[i]->account_id.b, 16);
-        memcpy(key + 16, cards[i]->id.b, 16);
-        store_batch_put(b, STORE_CF_PROJ_ACCOUNT_CARDS, key, 32, "", 0);
+        if (cards[i]->index_pending) {
+            memcpy(key, cards[i]->account_id.b, 16);
+            memcpy(key + 16, cards[i]->id.b, 16);
+            store_batch_put(b, STORE_CF_PROJ_ACCOUNT_CARDS, key, 32, "", 0);
+            cards[i]->index_pending = 0;
+        }
     }
     struct authorization **auths = ledger_state_take_dirty_auths(s->state, &n);
     for (size_t i = 0; i < n; i++) {
         auth_row_encode(auths[i], row);
         store_batch_put(b, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, AUTH_ROW_BYTES);
-        memcpy(key, auths[i]->card_id.b, 16);
-        store_u64_be(auths[i]->first_seq, key + 16);
-        store_batch_put(b, STORE_CF_PROJ_CARD_AUTHS, key, 24, auths[i]->hold_id.b, 16);
+        if (auths[i]->index_pending) {
+            memcpy(key, auths[i]->card_id.b, 16);
+            store_u64_be(auths[i]->first_seq, key + 16);
+            store_batch_put(b, STORE_CF_PROJ_CARD_AUTHS, key, 24, auths[i]->hold_id.b, 16);
+            auths[i]->index_pending = 0;
+        }
     }
 }
 
@@ -532,8 +539,12 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     size_t n = 0;
     const uint8_t *bits;
     ledger_state_take_dirty(s->state, &bits, &n);
-    ledger_state_take_dirty_cards(s->state, &n);
-    ledger_state_take_dirty_auths(s->state, &n);
+    struct card **cards = ledger_state_take_dirty_cards(s->state, &n);
+    for (size_t i = 0; i < n; i++)
+        cards[i]->index_pending = 0; /* the replayed log's index rows are written */
+    struct authorization **auths = ledger_state_take_dirty_auths(s->state, &n);
+    for (size_t i = 0; i < n; i++)
+        auths[i]->index_pending = 0;
     ledger_state_take_dirty_clients(s->state, &n);
     ledger_state_take_dirty_grants(s->state, &n);
     ledger_state_take_holder_changes(s->state, &n);

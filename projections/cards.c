@@ -630,6 +630,7 @@ static enum ledger_err apply_issued(struct ledger_state *st, struct card_book *b
     c->version = 1;
     c->issued_seq = ev->seq;
     c->issued_ts_ns = ev->ts_ns;
+    c->index_pending = 1;
     card_touch(b, c, ev->seq);
     return LEDGER_ERR_OK;
 }
@@ -763,6 +764,7 @@ static enum ledger_err apply_authorized(struct ledger_state *st, struct card_boo
         if (n == NULL)
             return LEDGER_ERR_DECODE;
         auth_fill(n, ev, AUTH_STATE_PENDING);
+        n->auth.index_pending = 1;
         heap_push(b, n);
     } else {
         n->auth.held = held;
@@ -795,6 +797,7 @@ static enum ledger_err apply_declined(struct ledger_state *st, struct card_book 
         if (n == NULL)
             return LEDGER_ERR_DECODE;
         auth_fill(n, ev, AUTH_STATE_DECLINED);
+        n->auth.index_pending = 1;
     }
     auth_touch(b, &n->auth, ev->seq);
     return LEDGER_ERR_OK;
@@ -905,6 +908,7 @@ const char *auth_state_name(enum auth_state s)
 void card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES])
 {
     row_put(CARD_ROW_VERSION, c, sizeof *c, offsetof(struct card, dirty), out);
+    out[4 + offsetof(struct card, index_pending)] = 0; /* bookkeeping of the writer, not of the card */
 }
 
 bool card_row_decode(const void *row, size_t len, struct card *out)
@@ -916,6 +920,7 @@ bool card_row_decode(const void *row, size_t len, struct card *out)
 void auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES])
 {
     row_put(AUTH_ROW_VERSION, a, sizeof *a, offsetof(struct authorization, dirty), out);
+    out[4 + offsetof(struct authorization, index_pending)] = 0;
 }
 
 bool auth_row_decode(const void *row, size_t len, struct authorization *out)

@@ -140,6 +140,9 @@ struct card {
     uint64_t version, issued_seq, last_seq;
     int64_t issued_ts_ns;
     uint8_t dirty; /* changed since ledger_state_take_dirty_cards() */
+    /* Zero in the row, like dirty. New since its account-card index row was written: set at
+     * issue, cleared by the writer of that row, so a card's change rewrites only its own row. */
+    uint8_t index_pending;
 };
 
 enum auth_state {
@@ -175,6 +178,7 @@ struct authorization {
     uint64_t first_seq, last_seq;
     int64_t created_ts_ns;
     uint8_t dirty; /* changed since ledger_state_take_dirty_auths() */
+    uint8_t index_pending; /* zero in the row: its card-authorization index row is still to be written */
 };
 
 struct card *ledger_state_card(struct ledger_state *st, const struct ledger_id *id);

@@ -509,3 +509,62 @@ Test(cards, bad_input_over_http)
     cr_expect_eq(r.status, 405);
     http_resp_free(&r);
 }
+
+/* ---- index rows ------------------------------------------------------------------------------- */
+
+static size_t list_len(const char *path, const char *field)
+{
+    struct http_resp r;
+    cr_assert(http_do(&d, "GET", path, NULL, NULL, &r));
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    size_t n = json_array_size(json_object_get(r.json, field));
+    http_resp_free(&r);
+    return n;
+}
+
+/* The account-card and card-authorization index rows are written when a card or authorization is
+ * new, not at every change: after captures, a restart and more authorizations, each list holds
+ * every card and authorization exactly once, and verify agrees with the stored rows. */
+Test(cards, index_rows_across_changes_and_restart)
+{
+    char account[37], card[37], body[512], path[160];
+    make_card(100000, account, card);
+    auth_body(body, sizeof body, "auth-ix-1", card, 1000, NULL);
+    json_t *rep = nats_req("ledger.cmd.card.authorize", body);
+    cr_assert_str_eq(jstr(rep, "result"), "approved");
+    json_decref(rep);
+    rep = nats_req("ledger.cmd.card.capture",
+                   "{\"authorization_id\":\"auth-ix-1\",\"capture_id\":\"cap-ix-1\",\"amount\":400,\"final\":false}");
+    cr_assert_str_eq(jstr(rep, "result"), "accepted");
+    json_decref(rep);
+
+    cr_assert_eq(ledgerd_stop(&d), 0);
+    cr_assert(ledgerd_start(&d, data, nh.url), "ledgerd did not restart");
+    auth_body(body, sizeof body, "auth-ix-2", card, 2000, NULL);
+    rep = nats_req("ledger.cmd.card.authorize", body);
+    cr_assert_str_eq(jstr(rep, "result"), "approved");
+    json_decref(rep);
+    char second[37];
+    snprintf(body, sizeof body,
+             "{\"account_id\":\"%s\",\"type\":\"physical\",\"brand\":\"VISA\",\"name_on_card\":\"ADA LOVELACE\"}",
+             account);
+    struct http_resp r;
+    cr_assert(http_do(&d, "POST", "/v1/cards", body, NULL, &r));
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(second, sizeof second, "%s", resp_str(&r, "id"));
+    http_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/cards/%s/activate", second);
+    cr_assert(http_do(&d, "POST", path, NULL, NULL, &r));
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_resp_free(&r);
+
+    snprintf(path, sizeof path, "/v1/accounts/%s/cards", account);
+    cr_expect_eq(list_len(path, "cards"), 2, "both cards, once each");
+    snprintf(path, sizeof path, "/v1/cards/%s/authorizations", card);
+    cr_expect_eq(list_len(path, "authorizations"), 2, "both authorizations, once each");
+    snprintf(path, sizeof path, "/v1/cards/%s/authorizations", second);
+    cr_expect_eq(list_len(path, "authorizations"), 0);
+    cr_assert_eq(ledgerd_stop(&d), 0);
+    cr_assert(ledgerctl_verify_ok(data));
+    cr_assert(ledgerd_start(&d, data, nh.url), "ledgerd did not start again");
+}

@@ -1322,8 +1322,9 @@ Test(cards, spend_windows_reset_on_new_periods)
 
 Test(cards, rows_round_trip)
 {
-    /* Proves card and authorization rows decode to the same struct (dirty byte zeroed), and that
-     * a wrong length, version or state is refused; auth_state_name covers every state. */
+    /* Proves card and authorization rows decode to the same struct (dirty and index_pending
+     * bytes zeroed: a new card's row equals the one written later), and that a wrong length,
+     * version or state is refused; auth_state_name covers every state. */
     struct fx f;
     fx_init(&f);
     struct card *c = issue_active(&f, 1, 1);
@@ -1334,7 +1335,10 @@ Test(cards, rows_round_trip)
     card_row_encode(c, row);
     cr_assert(card_row_decode(row, CARD_ROW_BYTES, &c2));
     cr_assert_eq(c2.dirty, 0);
+    cr_assert_eq(c->index_pending, 1, "a new card's index row is still to be written");
+    cr_assert_eq(c2.index_pending, 0);
     c2.dirty = c->dirty;
+    c2.index_pending = c->index_pending;
     cr_assert_arr_eq(&c2, c, sizeof c2);
     cr_assert_not(card_row_decode(row, CARD_ROW_BYTES - 1, &c2));
     cr_assert_not(card_row_decode(row, CARD_ROW_BYTES + 1, &c2));
@@ -1347,7 +1351,10 @@ Test(cards, rows_round_trip)
     auth_row_encode(h, row);
     cr_assert(auth_row_decode(row, AUTH_ROW_BYTES, &h2));
     cr_assert_eq(h2.dirty, 0);
+    cr_assert_eq(h->index_pending, 1);
+    cr_assert_eq(h2.index_pending, 0);
     h2.dirty = h->dirty;
+    h2.index_pending = h->index_pending;
     cr_assert_arr_eq(&h2, h, sizeof h2);
     cr_assert_not(auth_row_decode(row, AUTH_ROW_BYTES - 1, &h2));
     row[0] ^= 0xff;
