@@ -57,13 +57,6 @@ struct access_book {
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    LEDGER_ASSERT(p != NULL);
-    return p;
-}
-
 /* Makes room for one more element in an array of n elements of elem bytes (capacity *cap). */
 static void *grow(void *p, size_t *cap, size_t n, size_t elem)
 {
@@ -113,7 +106,7 @@ static void index_init(struct index *ix)
 {
     ix->cap = INDEX_INITIAL;
     ix->count = 0;
-    ix->slots = xcalloc(ix->cap, sizeof *ix->slots);
+    ix->slots = proj_zalloc(ix->cap, sizeof *ix->slots);
 }
 
 static void *index_find(const struct index *ix, uint64_t h, bool (*eq)(const void *item, const void *key),
@@ -139,7 +132,7 @@ static void index_insert(struct index *ix, uint64_t h, void *item)
 {
     if ((ix->count + 1) * 2 > ix->cap) {
         size_t cap = ix->cap * 2;
-        struct slot *slots = xcalloc(cap, sizeof *slots);
+        struct slot *slots = proj_zalloc(cap, sizeof *slots);
         for (size_t i = 0; i < ix->cap; i++)
             if (ix->slots[i].item != NULL)
                 index_place(slots, cap, ix->slots[i].h, ix->slots[i].item);
@@ -155,7 +148,7 @@ static void index_insert(struct index *ix, uint64_t h, void *item)
 
 struct access_book *access_book_new(void)
 {
-    struct access_book *b = xcalloc(1, sizeof *b);
+    struct access_book *b = proj_zalloc(1, sizeof *b);
     index_init(&b->by_client);
     index_init(&b->by_tp);
     index_init(&b->by_grant);
@@ -276,7 +269,7 @@ static enum ledger_err apply_registered(struct access_book *b, const struct even
     const struct ev_client_registered *d = &ev->data.client_registered;
     if (client_find(b, d->client_id) != NULL)
         return LEDGER_ERR_DECODE;
-    struct client *c = xcalloc(1, sizeof *c);
+    struct client *c = proj_zalloc(1, sizeof *c);
     memcpy(c->id, d->client_id, sizeof c->id);
     memcpy(c->name, d->name, sizeof c->name);
     c->role = d->role;
@@ -309,7 +302,7 @@ static struct third_party *tp_get(struct access_book *b, const char *id)
     struct third_party *t = tp_find(b, id);
     if (t != NULL)
         return t;
-    t = xcalloc(1, sizeof *t);
+    t = proj_zalloc(1, sizeof *t);
     memcpy(t->id, id, strnlen(id, LEDGER_THIRD_PARTY_ID_MAX));
     b->tps = grow(b->tps, &b->tps_cap, b->tps_n, sizeof *b->tps);
     b->tps[b->tps_n++] = t;
@@ -319,7 +312,7 @@ static struct third_party *tp_get(struct access_book *b, const char *id)
 
 static struct tp_grant *grant_new(struct access_book *b, struct third_party *t, const struct ledger_id *account)
 {
-    struct tp_grant *g = xcalloc(1, sizeof *g);
+    struct tp_grant *g = proj_zalloc(1, sizeof *g);
     g->account_id = *account;
     memcpy(g->third_party_id, t->id, sizeof g->third_party_id);
     b->grants = grow(b->grants, &b->grants_cap, b->grants_n, sizeof *b->grants);

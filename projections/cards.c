@@ -83,13 +83,6 @@ struct card_book {
     size_t settlement_len;
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    LEDGER_ASSERT(p != NULL);
-    return p;
-}
-
 /* Returns p (an array of *cap elements of size) grown to hold at least need elements. */
 static void *reserve(void *p, size_t *cap, size_t need, size_t size)
 {
@@ -113,7 +106,7 @@ static void pool_init(struct pool *p, size_t elem_size, size_t per_chunk, uint32
     p->per_chunk = per_chunk;
     p->max = max;
     p->index_cap = CARD_INDEX_INITIAL;
-    p->index = xcalloc(p->index_cap, sizeof *p->index);
+    p->index = proj_zalloc(p->index_cap, sizeof *p->index);
 }
 
 static void pool_release(struct pool *p)
@@ -155,7 +148,7 @@ static void index_grow(struct pool *p, uint64_t seed)
 {
     free(p->index);
     p->index_cap *= 2;
-    p->index = xcalloc(p->index_cap, sizeof *p->index);
+    p->index = proj_zalloc(p->index_cap, sizeof *p->index);
     for (uint32_t i = 0; i < p->count; i++)
         index_put(p, seed, pool_at(p, i), i + 1);
 }
@@ -168,7 +161,7 @@ static void *pool_add(struct pool *p, uint64_t seed, const struct ledger_id *id)
     if (p->count % p->per_chunk == 0) {
         size_t chunk = p->count / p->per_chunk;
         p->chunks = reserve(p->chunks, &p->chunks_cap, chunk + 1, sizeof *p->chunks);
-        p->chunks[chunk] = xcalloc(p->per_chunk, p->elem_size);
+        p->chunks[chunk] = proj_zalloc(p->per_chunk, p->elem_size);
     }
     uint32_t pos = p->count++;
     void *e = pool_at(p, pos);
@@ -186,7 +179,7 @@ static void *pool_add(struct pool *p, uint64_t seed, const struct ledger_id *id)
 
 struct card_book *card_book_new(void)
 {
-    struct card_book *b = xcalloc(1, sizeof *b);
+    struct card_book *b = proj_zalloc(1, sizeof *b);
     if (getrandom(&b->seed, sizeof b->seed, 0) != sizeof b->seed)
         b->seed = 0xca4d5eed;
     pool_init(&b->cards, sizeof(struct card), CARDS_PER_CHUNK, CARD_BOOK_CARDS_MAX);

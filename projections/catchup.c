@@ -71,13 +71,6 @@ static const char *period_label_of(struct catchup *c, int64_t ts_ns)
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    LEDGER_ASSERT(p != NULL);
-    return p;
-}
-
 static void put_row(struct store_batch *b, enum store_cf cf, const void *key, size_t klen, const void *value,
                     size_t vlen)
 {
@@ -302,7 +295,7 @@ static struct op_account *account_add(struct catchup *c, const struct op_account
     if (c->count * 2 > c->index_cap) {
         free(c->index);
         c->index_cap = c->index_cap ? c->index_cap * 2 : 4096;
-        c->index = xcalloc(c->index_cap, sizeof *c->index);
+        c->index = proj_zalloc(c->index_cap, sizeof *c->index);
         for (size_t i = 0; i < c->count; i++)
             index_insert(c, i);
     } else {
@@ -332,7 +325,7 @@ static void holds_grow(struct catchup *c)
     struct hold *old = c->holds;
     size_t old_cap = c->holds_cap;
     c->holds_cap = old_cap ? old_cap * 2 : 1024;
-    c->holds = xcalloc(c->holds_cap, sizeof *c->holds);
+    c->holds = proj_zalloc(c->holds_cap, sizeof *c->holds);
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].first_seq != 0)
             *hold_slot(c, &old[i].hold_id) = old[i];
@@ -410,11 +403,11 @@ static void load_holds(struct catchup *c)
 
 struct catchup *catchup_new(struct store *st, enum period_kind kind)
 {
-    struct catchup *c = xcalloc(1, sizeof *c);
+    struct catchup *c = proj_zalloc(1, sizeof *c);
     c->st = st;
     c->kind = kind;
     c->index_cap = 4096;
-    c->index = xcalloc(c->index_cap, sizeof *c->index);
+    c->index = proj_zalloc(c->index_cap, sizeof *c->index);
     holds_grow(c);
     load_accounts(c);
     load_holds(c);
@@ -769,7 +762,7 @@ static void *projector_main(void *arg)
 
 struct projector *projector_start(struct store *st, enum period_kind kind, uint64_t committed_seq)
 {
-    struct projector *p = xcalloc(1, sizeof *p);
+    struct projector *p = proj_zalloc(1, sizeof *p);
     p->st = st;
     p->c = catchup_new(st, kind);
     p->applied = catchup_checkpoint(st);

@@ -49,6 +49,12 @@ static inline uint64_t proj_mix64(uint64_t x)
     return x ^ (x >> 33);
 }
 
+/* Zeroed memory, written at once (malloc + memset) rather than calloc'd: a hash table probed
+ * before it is written would map the shared zero page on the read and copy it on the write (a
+ * second page fault and a TLB shootdown across cores, both dear in a VM). Aborts when out of
+ * memory. */
+void *proj_zalloc(size_t n, size_t size);
+
 static inline uint64_t proj_hash_id(uint64_t seed, const struct ledger_id *id)
 {
     uint64_t lo, hi;

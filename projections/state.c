@@ -65,27 +65,29 @@ static uint64_t hash_name(const struct ledger_state *st, const char *holder, con
     return proj_mix64(proj_fnv(h, name, strlen(name)));
 }
 
-static void *xcalloc(size_t n, size_t size)
+void *proj_zalloc(size_t n, size_t size)
 {
-    void *p = calloc(n, size);
+    LEDGER_ASSERT(size == 0 || n <= SIZE_MAX / size);
+    void *p = malloc(n * size > 0 ? n * size : 1);
     LEDGER_ASSERT(p != NULL);
+    memset(p, 0, n * size);
     return p;
 }
 
 struct ledger_state *ledger_state_new(void)
 {
-    struct ledger_state *st = xcalloc(1, sizeof *st);
+    struct ledger_state *st = proj_zalloc(1, sizeof *st);
     if (getrandom(&st->seed, sizeof st->seed, 0) != sizeof st->seed)
         st->seed = 0x5eed;
     st->index_cap = INDEX_INITIAL;
-    st->by_id = xcalloc(st->index_cap, sizeof *st->by_id);
-    st->by_name = xcalloc(st->index_cap, sizeof *st->by_name);
+    st->by_id = proj_zalloc(st->index_cap, sizeof *st->by_id);
+    st->by_name = proj_zalloc(st->index_cap, sizeof *st->by_name);
     st->transfers_cap = INDEX_INITIAL;
-    st->transfers = xcalloc(st->transfers_cap, sizeof *st->transfers);
+    st->transfers = proj_zalloc(st->transfers_cap, sizeof *st->transfers);
     st->cards = card_book_new();
     st->access = access_book_new();
     st->ops_cap = INDEX_INITIAL;
-    st->ops = xcalloc(st->ops_cap, sizeof *st->ops);
+    st->ops = proj_zalloc(st->ops_cap, sizeof *st->ops);
     return st;
 }
 
@@ -169,8 +171,8 @@ static void index_grow(struct ledger_state *st)
     free(st->by_id);
     free(st->by_name);
     st->index_cap *= 2;
-    st->by_id = xcalloc(st->index_cap, sizeof *st->by_id);
-    st->by_name = xcalloc(st->index_cap, sizeof *st->by_name);
+    st->by_id = proj_zalloc(st->index_cap, sizeof *st->by_id);
+    st->by_name = proj_zalloc(st->index_cap, sizeof *st->by_name);
     for (uint64_t i = 0; i < st->count; i++) {
         struct account *a = ledger_state_account_at(st, i);
         index_insert(st, st->by_id, proj_hash_id(st->seed, &a->id), (uint32_t)i + 1);
@@ -217,7 +219,7 @@ static enum ledger_err apply_opened(struct ledger_state *st, const struct event 
         ledger_state_account_by_name(st, d->holder_id, d->friendly_name) != NULL)
         return LEDGER_ERR_DECODE;
     if (st->count % CHUNK_ACCOUNTS == 0)
-        st->chunks[st->count / CHUNK_ACCOUNTS] = xcalloc(CHUNK_ACCOUNTS, sizeof(struct account));
+        st->chunks[st->count / CHUNK_ACCOUNTS] = proj_zalloc(CHUNK_ACCOUNTS, sizeof(struct account));
     uint64_t index = st->count++;
     struct account *a = ledger_state_account_at(st, index);
     memset(a, 0, sizeof *a);
@@ -309,7 +311,7 @@ static void transfers_grow(struct ledger_state *st, size_t need)
         return;
     struct transfer_slot *old = st->transfers;
     size_t old_cap = st->transfers_cap;
-    st->transfers = xcalloc(cap, sizeof *st->transfers);
+    st->transfers = proj_zalloc(cap, sizeof *st->transfers);
     st->transfers_cap = cap;
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].seq != 0)
@@ -435,7 +437,7 @@ static void ops_grow(struct ledger_state *st)
     struct op_record *old = st->ops;
     size_t old_cap = st->ops_cap;
     st->ops_cap *= 2;
-    st->ops = xcalloc(st->ops_cap, sizeof *st->ops);
+    st->ops = proj_zalloc(st->ops_cap, sizeof *st->ops);
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].seq != 0)
             st->ops[ops_probe(st, &old[i].id)] = old[i];
@@ -617,7 +619,7 @@ static int cmp_account_ptr(const void *x, const void *y)
 
 void ledger_state_digest(struct ledger_state *st, uint8_t out[LEDGER_HASH_LEN])
 {
-    struct account **sorted = xcalloc(st->count ? st->count : 1, sizeof *sorted);
+    struct account **sorted = proj_zalloc(st->count ? st->count : 1, sizeof *sorted);
     for (uint64_t i = 0; i < st->count; i++)
         sorted[i] = ledger_state_account_at(st, i);
     qsort(sorted, st->count, sizeof *sorted, cmp_account_ptr);
