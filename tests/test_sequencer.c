@@ -491,7 +491,7 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     struct cmd c[LATE];
     struct pair_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     for (int i = 0; i < LATE; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "L%d", i);
         open_cmd(&c[i], name, "holder-open");
         c[i].done = pair_done;
