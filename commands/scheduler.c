@@ -61,14 +61,7 @@ static void job_submit(struct scheduler *sc, struct job *j, enum cmd_type type)
 
 static void wait_tick(struct scheduler *sc)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += sc->interval_ms / 1000;
-    until.tv_nsec += (long)(sc->interval_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = ledger_realtime_after_ms((long)sc->interval_ms);
     while (!sc->stopping && !sc->kicked)
         if (pthread_cond_timedwait(&sc->cv, &sc->mu, &until) != 0)
             break;

@@ -187,6 +187,19 @@ bool access_id_valid(const char *text, size_t max)
     return true;
 }
 
+struct timespec ledger_realtime_after_ms(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 void ledger_url_redact(const char *url, char *out, size_t cap)
 {
     const char *scheme = strstr(url, "://");

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "events/limits.h"
 
@@ -508,6 +509,10 @@ size_t event_to_json(const struct event *ev, char *out, size_t cap);
 /* A URL for logs: the "user:pass" of "scheme://user:pass@host:port" is replaced by three
  * asterisks (credentials never reach a log). out has cap bytes; always NUL-terminated. */
 void ledger_url_redact(const char *url, char *out, size_t cap);
+
+/* The CLOCK_REALTIME instant ms milliseconds from now: the deadline of a pthread_cond_timedwait
+ * on a condition variable with the default clock. */
+struct timespec ledger_realtime_after_ms(long ms);
 
 /* The id of the internal account of a kind ("funding", "card-settlement") for a currency:
  * ledger_id_from_name("internal:<kind>:<currency>"). */

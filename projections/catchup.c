@@ -707,23 +707,10 @@ static uint64_t projector_step(struct projector *p, uint64_t from, uint64_t to, 
     return last;
 }
 
-static struct timespec realtime_after_ms(long ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 /* With p->mu held and a small backlog: waits up to PROJECTOR_LINGER_MS for more commits. */
 static void projector_linger(struct projector *p)
 {
-    struct timespec until = realtime_after_ms(PROJECTOR_LINGER_MS);
+    struct timespec until = ledger_realtime_after_ms(PROJECTOR_LINGER_MS);
     p->lingering = true;
     while (!p->stopping && p->waiters == 0 && p->committed - p->applied < PROJECTOR_LINGER_EVENTS)
         if (pthread_cond_timedwait(&p->work, &p->mu, &until) != 0)
@@ -741,7 +728,7 @@ static void *projector_main(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->stopping && (p->committed <= p->applied || p->failed)) {
-            struct timespec until = realtime_after_ms(200);
+            struct timespec until = ledger_realtime_after_ms(200);
             pthread_cond_timedwait(&p->work, &p->mu, &until);
         }
         if (p->failed || p->committed <= p->applied) /* stopping and caught up (or failed) */
@@ -795,7 +782,7 @@ uint64_t projector_seq(struct projector *p)
 
 bool projector_wait(struct projector *p, uint64_t min_seq, int timeout_ms)
 {
-    struct timespec until = realtime_after_ms(timeout_ms);
+    struct timespec until = ledger_realtime_after_ms(timeout_ms);
     pthread_mutex_lock(&p->mu);
     if (p->applied < min_seq) {
         p->waiters++;
