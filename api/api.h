@@ -86,5 +86,12 @@ void nats_cmd_quiesce(struct nats_cmd *nc);
 /* Flushes the replies (bounded), closes the connection and frees. Call after sequencer_stop()
  * (every command submitted by the listener has completed). NULL is a no-op. */
 void nats_cmd_stop(struct nats_cmd *nc);
+/* The ledger's share of each card command answered over NATS: from the start of its message
+ * callback to the publish of its reply (decision durable), refusals included. Any thread. */
+struct latency_histogram;
+void nats_cmd_latency_read(const struct nats_cmd *nc, struct latency_histogram *out);
+/* Gives GET /metrics the listener's ledger_card_command_seconds; NULL (the default) leaves it out.
+ * Main thread; the listener must outlive the server's requests. */
+void api_metrics_card_commands(struct api_server *srv, const struct nats_cmd *nc);
 
 #endif

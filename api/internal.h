@@ -98,6 +98,7 @@ struct api_server {
     struct store *store;
     struct sequencer *seq;
     struct outbox *outbox;
+    const struct nats_cmd *card_cmds; /* NULL: no ledger_card_command_seconds (api_metrics_card_commands) */
     uint16_t port;
     bool ready;
     uint64_t requests_total; /* atomics */

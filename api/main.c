@@ -210,8 +210,8 @@ struct daemon {
 /* Releases what d holds, in reverse start order (a failed start; the SIGTERM path is main's). */
 static void daemon_abort(struct daemon *d)
 {
+    api_stop(d->api); /* first: its /metrics reads the NATS listener */
     nats_cmd_stop(d->cards_nats);
-    api_stop(d->api);
     if (d->seq != NULL)
         sequencer_stop(d->seq);
     if (d->proj != NULL)
@@ -288,6 +288,7 @@ static int daemon_start_edges(struct daemon *d, const struct config *cfg, char *
             daemon_abort(d);
             return 1;
         }
+        api_metrics_card_commands(d->api, d->cards_nats);
     }
     /* time-driven commands (hold expiry, statement seals) start once everything that answers is up */
     d->sched = scheduler_start(d->seq, LEDGER_SCHEDULER_TICK_MS, (uint8_t)cfg->statement_period, cfg->statement_tz);
@@ -342,8 +343,8 @@ int main(int argc, char **argv)
     scheduler_stop(d.sched);
     sequencer_stop(d.seq); /* decides, commits and answers everything queued */
     usleep(200 * 1000);    /* let the HTTP threads send the last answers */
+    api_stop(d.api);       /* no request can reach the projector, the clock or the NATS listener after this */
     nats_cmd_stop(d.cards_nats);
-    api_stop(d.api);       /* no request can reach the projector or the clock after this */
     projector_stop(d.proj);
     outbox_stop(d.ob);
     store_close(d.st);

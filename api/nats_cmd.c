@@ -51,6 +51,7 @@ struct nats_job {
     int verb; /* enum card_verb */
     char reply[NATS_CMD_REPLY_SUBJECT_MAX + 1]; /* "" when the request wants no answer */
     char op_id[LEDGER_AUTH_ID_MAX + 1];
+    int64_t received_us; /* ledger_mono_us() when its message callback began */
     struct nats_job *next_free;
 };
 
@@ -68,6 +69,7 @@ struct nats_cmd {
     pthread_cond_t done_cv;
     bool delivery_done;
     uint64_t replies_dropped; /* atomic: publish failed (connection closed, buffer full) */
+    struct latency_histogram served; /* message callback to reply published (nats_cmd_latency_read) */
 };
 
 /* ---- the job pool ----------------------------------------------------------------------------- */
@@ -99,13 +101,16 @@ static void job_put(struct nats_cmd *l, struct nats_job *j)
 
 static void publish_reply(struct nats_cmd *l, const struct nats_job *j, enum ledger_err err, const char *field)
 {
-    if (j->reply[0] == '\0')
+    if (j->reply[0] == '\0') {
+        latency_histogram_add(&l->served, ledger_mono_us() - j->received_us);
         return;
+    }
     char out[NATS_CMD_REPLY_BYTES_MAX];
     size_t n = card_nats_reply_render(&j->cmd, j->verb, j->op_id, err, field, out, sizeof out);
     LEDGER_ASSERT(n > 0); /* every field is bounded: the largest answer fits */
     if (natsConnection_Publish(l->nc, j->reply, out, (int)n) != NATS_OK)
         __atomic_add_fetch(&l->replies_dropped, 1, __ATOMIC_RELAXED);
+    latency_histogram_add(&l->served, ledger_mono_us() - j->received_us);
 }
 
 /* Sequencer thread, after the batch is durable. */
@@ -161,6 +166,7 @@ static void handle(struct nats_cmd *l, natsMsg *msg)
     struct nats_job *pooled = job_get(l);
     static _Thread_local struct nats_job spare; /* answers refusals when the pool is empty */
     struct nats_job *j = pooled != NULL ? pooled : &spare;
+    j->received_us = ledger_mono_us();
     memset(&j->cmd, 0, sizeof j->cmd);
     j->owner = l;
     j->verb = verb_of(natsMsg_GetSubject(msg));
@@ -363,4 +369,9 @@ void nats_cmd_stop(struct nats_cmd *l)
         return;
     }
     listener_free(l);
+}
+
+void nats_cmd_latency_read(const struct nats_cmd *l, struct latency_histogram *out)
+{
+    latency_histogram_read(&l->served, out);
 }

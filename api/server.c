@@ -518,12 +518,30 @@ void api_stop(struct api_server *srv)
     free(srv);
 }
 
+void api_metrics_card_commands(struct api_server *srv, const struct nats_cmd *nc)
+{
+    srv->card_cmds = nc;
+}
+
 void api_set_ready(struct api_server *srv, bool ready)
 {
     srv->ready = ready;
 }
 
 /* ---- metrics (Prometheus text format 0.0.4) --------------------------------------------------- */
+
+static void metrics_latency(FILE *f, const char *name, const char *help, const struct latency_histogram *h)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (unsigned k = 0; k < LATENCY_BOUNDS; k++) {
+        cum += h->le[k];
+        fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, latency_us_bounds[k] / 1e6, cum);
+    }
+    cum += h->le[LATENCY_BOUNDS];
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %g\n%s_count %" PRIu64 "\n", name, cum, name,
+            (double)h->sum_us / 1e6, name, cum);
+}
 
 static void metrics_histograms(FILE *f, const struct sequencer_metrics *m)
 {
@@ -537,18 +555,8 @@ static void metrics_histograms(FILE *f, const struct sequencer_metrics *m)
     fprintf(f, "ledger_batch_events_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
     fprintf(f, "ledger_batch_events_sum %" PRIu64 "\nledger_batch_events_count %" PRIu64 "\n",
             m->events_appended, m->commits);
-    fprintf(f, "# HELP ledger_commit_seconds Duration of a durable commit (WriteBatch with sync=true).\n"
-               "# TYPE ledger_commit_seconds histogram\n");
-    cum = 0;
-    for (int k = 0; k < 8; k++) {
-        cum += m->commit_us_le[k];
-        fprintf(f, "ledger_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                sequencer_commit_us_bounds[k] / 1e6, cum);
-    }
-    cum += m->commit_us_le[8];
-    fprintf(f, "ledger_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-    fprintf(f, "ledger_commit_seconds_sum %g\nledger_commit_seconds_count %" PRIu64 "\n",
-            m->commit_us_sum / 1e6, m->commits);
+    metrics_latency(f, "ledger_commit_seconds", "Duration of a durable commit (WriteBatch with sync=true).",
+                    &m->commit);
 }
 
 void metrics_render(struct api_server *srv, struct reply *rep)
@@ -569,6 +577,12 @@ void metrics_render(struct api_server *srv, struct reply *rep)
     fprintf(f, "# TYPE ledger_queue_depth gauge\nledger_queue_depth %" PRIu64 "\n", m.queue_depth);
     fprintf(f, "# TYPE ledger_committed_seq gauge\nledger_committed_seq %" PRIu64 "\n", m.committed_seq);
     metrics_histograms(f, &m);
+    if (srv->card_cmds != NULL) {
+        struct latency_histogram served;
+        nats_cmd_latency_read(srv->card_cmds, &served);
+        metrics_latency(f, "ledger_card_command_seconds",
+                        "Card commands over NATS inside ledgerd: message callback to reply published.", &served);
+    }
     uint64_t lag = m.committed_seq > om.published_seq ? m.committed_seq - om.published_seq : 0;
     fprintf(f, "# TYPE ledger_outbox_published_seq gauge\nledger_outbox_published_seq %" PRIu64 "\n",
             om.published_seq);

@@ -299,6 +299,21 @@ size_t decide_events_max(const struct cmd *c);
 
 struct sequencer;
 
+/* A latency histogram in microseconds over LATENCY_BOUNDS bounds (le[k]: at most latency_us_bounds[k],
+ * above the one before; le[LATENCY_BOUNDS]: above the last), with the sum; added to by any thread
+ * with relaxed atomics (latency_histogram_add), copied with latency_histogram_read. */
+#define LATENCY_BOUNDS 11
+extern const unsigned latency_us_bounds[LATENCY_BOUNDS]; /* 50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 5000, 10000 */
+struct latency_histogram {
+    uint64_t le[LATENCY_BOUNDS + 1];
+    uint64_t sum_us;
+};
+void latency_histogram_add(struct latency_histogram *h, int64_t us);
+void latency_histogram_read(const struct latency_histogram *h, struct latency_histogram *out);
+/* The least bound under which at least q (0..1) of the counts fall; 0 when empty, UINT_MAX when
+ * that is above the last bound. */
+unsigned latency_histogram_quantile_us(const struct latency_histogram *h, double q);
+
 struct sequencer_metrics {
     uint64_t events_appended;
     uint64_t commits;
@@ -307,11 +322,8 @@ struct sequencer_metrics {
     uint64_t committed_seq;
     /* batch size (events per commit) histogram: <=1, 2, 4, ... <=2^15 */
     uint64_t batch_events_le[16];
-    /* commit (fsync) latency histogram, microseconds: <=50,100,250,500,1000,2500,5000,10000,+Inf */
-    uint64_t commit_us_le[9];
-    uint64_t commit_us_sum;
+    struct latency_histogram commit; /* the durable write (WriteBatch with sync=true), fsync included */
 };
-extern const unsigned sequencer_commit_us_bounds[8];
 
 /* Called after each durable commit with the last committed seq (sequencer thread; must not block). */
 typedef void (*sequencer_commit_fn)(void *arg, uint64_t committed_seq);

@@ -19,6 +19,7 @@
  * and store_commit() aborts the process on failure (fail-stop), so no caller ever observes state
  * that the disk lacks.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 
 #define IDEM_HEADER_BYTES (LEDGER_HASH_LEN + 8 + 2)
 
-const unsigned sequencer_commit_us_bounds[8] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
+const unsigned latency_us_bounds[LATENCY_BOUNDS] = {50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 5000, 10000};
 
 /* An answer recorded under an idempotency key in a stage not yet known to be on disk. Owns copies
  * of the key and hash: the command itself is gone once done() ran. */
@@ -94,13 +95,6 @@ static int64_t realtime_ns(void *arg)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 #define M_ADD(field, v) __atomic_add_fetch(&s->m.field, (v), __ATOMIC_RELAXED)
@@ -234,8 +228,8 @@ static void batch_put_card_rows(struct sequencer *s, struct store_batch *b)
     size_t n = 0;
     struct card **cards = ledger_state_take_dirty_cards(s->state, &n);
     for (size_t i = 0; i < n; i++) {
-        card_row_encode(cards[i], row);
-        store_batch_put(b, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, CARD_ROW_BYTES);
+        size_t len = card_row_encode(cards[i], row);
+        store_batch_put(b, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, len);
         if (cards[i]->index_pending) {
             memcpy(key, cards[i]->account_id.b, 16);
             memcpy(key + 16, cards[i]->id.b, 16);
@@ -245,8 +239,8 @@ static void batch_put_card_rows(struct sequencer *s, struct store_batch *b)
     }
     struct authorization **auths = ledger_state_take_dirty_auths(s->state, &n);
     for (size_t i = 0; i < n; i++) {
-        auth_row_encode(auths[i], row);
-        store_batch_put(b, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, AUTH_ROW_BYTES);
+        size_t len = auth_row_encode(auths[i], row);
+        store_batch_put(b, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, len);
         if (auths[i]->index_pending) {
             memcpy(key, auths[i]->card_id.b, 16);
             store_u64_be(auths[i]->first_seq, key + 16);
@@ -299,11 +293,7 @@ static void metrics_commit(struct sequencer *s, size_t events, int64_t commit_us
     while (b < 15 && ((size_t)1 << b) < events)
         b++;
     M_ADD(batch_events_le[b], 1);
-    unsigned k = 0;
-    while (k < 8 && (unsigned)commit_us > sequencer_commit_us_bounds[k])
-        k++;
-    M_ADD(commit_us_le[k], 1);
-    M_ADD(commit_us_sum, (uint64_t)commit_us);
+    latency_histogram_add(&s->m.commit, commit_us);
     M_ADD(commits, 1);
     M_ADD(events_appended, events);
 }
@@ -377,9 +367,9 @@ static void stage_reclaim(struct sequencer *s, struct stage *sg)
 static void stage_commit(struct sequencer *s, struct stage *sg)
 {
     if (store_batch_count(sg->batch) > 0) {
-        int64_t t0 = mono_us();
+        int64_t t0 = ledger_mono_us();
         store_commit(s->store, sg->batch);
-        metrics_commit(s, sg->events, mono_us() - t0);
+        metrics_commit(s, sg->events, ledger_mono_us() - t0);
     }
     M_SET(committed_seq, sg->head_seq);
     M_ADD(commands, sg->n);
@@ -529,7 +519,7 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     s->record = xmalloc(LEDGER_RECORD_BYTES_MAX);
     s->render_buf = xmalloc(LEDGER_HTTP_RESPONSE_BYTES_MAX);
 
-    int64_t t0 = mono_us();
+    int64_t t0 = ledger_mono_us();
     uint64_t bad = 0;
     if (ledger_replay(st, s->state, &bad, err, err_cap, NULL, NULL) != LEDGER_ERR_OK) {
         sequencer_free(s);
@@ -549,7 +539,7 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     ledger_state_take_dirty_grants(s->state, &n);
     ledger_state_take_holder_changes(s->state, &n);
     s->replay_events = s->head.seq;
-    s->replay_seconds = (double)(mono_us() - t0) / 1e6;
+    s->replay_seconds = (double)(ledger_mono_us() - t0) / 1e6;
     s->m.committed_seq = s->head.seq;
     /* time never goes back across a restart: start after the last event's time */
     uint8_t rec[LEDGER_RECORD_BYTES_MAX];
@@ -640,6 +630,37 @@ void sequencer_metrics_read(struct sequencer *s, struct sequencer_metrics *out)
     const uint64_t *src = (const uint64_t *)&s->m;
     for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void latency_histogram_add(struct latency_histogram *h, int64_t us)
+{
+    unsigned k = 0;
+    while (k < LATENCY_BOUNDS && us > (int64_t)latency_us_bounds[k])
+        k++;
+    __atomic_add_fetch(&h->le[k], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&h->sum_us, us > 0 ? (uint64_t)us : 0, __ATOMIC_RELAXED);
+}
+
+void latency_histogram_read(const struct latency_histogram *h, struct latency_histogram *out)
+{
+    for (unsigned k = 0; k <= LATENCY_BOUNDS; k++)
+        out->le[k] = __atomic_load_n(&h->le[k], __ATOMIC_RELAXED);
+    out->sum_us = __atomic_load_n(&h->sum_us, __ATOMIC_RELAXED);
+}
+
+unsigned latency_histogram_quantile_us(const struct latency_histogram *h, double q)
+{
+    uint64_t total = 0, cum = 0;
+    for (unsigned k = 0; k <= LATENCY_BOUNDS; k++)
+        total += h->le[k];
+    if (total == 0)
+        return 0;
+    for (unsigned k = 0; k < LATENCY_BOUNDS; k++) {
+        cum += h->le[k];
+        if ((double)cum >= q * (double)total)
+            return latency_us_bounds[k];
+    }
+    return UINT_MAX;
 }
 
 void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *seconds)

@@ -187,6 +187,13 @@ bool access_id_valid(const char *text, size_t max)
     return true;
 }
 
+int64_t ledger_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct timespec ledger_realtime_after_ms(long ms)
 {
     struct timespec t;

@@ -513,6 +513,8 @@ void ledger_url_redact(const char *url, char *out, size_t cap);
 /* The CLOCK_REALTIME instant ms milliseconds from now: the deadline of a pthread_cond_timedwait
  * on a condition variable with the default clock. */
 struct timespec ledger_realtime_after_ms(long ms);
+/* CLOCK_MONOTONIC in microseconds: durations (metrics), never instants of the business. */
+int64_t ledger_mono_us(void);
 
 /* The id of the internal account of a kind ("funding", "card-settlement") for a currency:
  * ledger_id_from_name("internal:<kind>:<currency>"). */

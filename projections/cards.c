@@ -898,10 +898,13 @@ const char *auth_state_name(enum auth_state s)
     }
 }
 
-void card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES])
+size_t card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES])
 {
-    row_put(CARD_ROW_VERSION, c, sizeof *c, offsetof(struct card, dirty), out);
-    out[4 + offsetof(struct card, index_pending)] = 0; /* bookkeeping of the writer, not of the card */
+    struct card row;
+    memcpy(&row, c, sizeof row); /* padding included: equal cards, equal rows */
+    row.dirty = 0;
+    row.index_pending = 0; /* bookkeeping of the writer, not of the card */
+    return row_pack(CARD_ROW_VERSION, &row, sizeof row, out);
 }
 
 bool card_row_decode(const void *row, size_t len, struct card *out)
@@ -910,10 +913,13 @@ bool card_row_decode(const void *row, size_t len, struct card *out)
            out->state <= CARD_STATE_DESTROYED;
 }
 
-void auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES])
+size_t auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES])
 {
-    row_put(AUTH_ROW_VERSION, a, sizeof *a, offsetof(struct authorization, dirty), out);
-    out[4 + offsetof(struct authorization, index_pending)] = 0;
+    struct authorization row;
+    memcpy(&row, a, sizeof row);
+    row.dirty = 0;
+    row.index_pending = 0;
+    return row_pack(AUTH_ROW_VERSION, &row, sizeof row, out);
 }
 
 bool auth_row_decode(const void *row, size_t len, struct authorization *out)

@@ -28,6 +28,18 @@ void ledger_state_mark_dirty(struct ledger_state *st, struct account *a, uint64_
 void row_put(uint32_t version, const void *src, size_t size, size_t dirty_offset, uint8_t *out);
 bool row_get(uint32_t version, const void *row, size_t len, void *out, size_t size);
 
+/* Packed rows, for rows rewritten at every change on the hot path (cards, authorizations): mostly
+ * zeros (string buffers, empty lists), so the struct's bytes are stored as runs. The u32 version
+ * carries ROW_PACKED; then control bytes: c < 0x80 is followed by c + 1 literal bytes, c >= 0x80
+ * stands for (c & 0x7f) + 1 zero bytes; zero runs shorter than ROW_ZERO_RUN_MIN stay literal. The
+ * same struct bytes always give the same row. When runs would not be shorter than the struct, the
+ * plain layout of row_put is written instead. row_get reads both (and rows written before packing).
+ * out holds 4 + size bytes; returns the row's length. */
+#define ROW_PACKED 0x80000000u
+#define ROW_ZERO_RUN_MIN 3
+#define ROW_RUN_MAX 128
+size_t row_pack(uint32_t version, const void *src, size_t size, uint8_t *out);
+
 /* Hashing for the in-memory indexes of projections/ (never persisted: free to change). FNV-1a
  * over bytes, the murmur3 64-bit finalizer, and a seeded hash of a 16-byte id. */
 static inline uint64_t proj_fnv(uint64_t h, const void *p, size_t n)

@@ -218,9 +218,12 @@ void card_spend_keys(int64_t ts_ns, uint32_t *day, uint32_t *week, uint32_t *mon
  *   proj_card_auths     card id (16) + first seq (8, BE)      -> hold id (16) */
 #define CARD_ROW_BYTES (4 + sizeof(struct card))
 #define AUTH_ROW_BYTES (4 + sizeof(struct authorization))
-void card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES]);
+/* Encoders write packed rows (runs of zeros elided; a card row is 588 bytes unpacked, about a
+ * third of that packed) and return the length, at most *_ROW_BYTES; decoders read packed rows and
+ * the plain ones written before packing. */
+size_t card_row_encode(const struct card *c, uint8_t out[CARD_ROW_BYTES]);
 bool card_row_decode(const void *row, size_t len, struct card *out);
-void auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES]);
+size_t auth_row_encode(const struct authorization *a, uint8_t out[AUTH_ROW_BYTES]);
 bool auth_row_decode(const void *row, size_t len, struct authorization *out);
 
 /* ---- catch-up projections: operations, pending holds, statements (projections/catchup.c) -------

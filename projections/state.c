@@ -650,13 +650,77 @@ void row_put(uint32_t version, const void *src, size_t size, size_t dirty_offset
         out[4 + dirty_offset] = 0;
 }
 
+/* Zero bytes at s[i..], counted up to max. */
+static size_t zeros_at(const uint8_t *s, size_t i, size_t size, size_t max)
+{
+    size_t n = 0;
+    while (i + n < size && n < max && s[i + n] == 0)
+        n++;
+    return n;
+}
+
+size_t row_pack(uint32_t version, const void *src, size_t size, uint8_t *out)
+{
+    const uint8_t *s = src;
+    const uint32_t tagged = version | ROW_PACKED;
+    size_t o = 4, i = 0;
+    memcpy(out, &tagged, 4);
+    while (i < size) {
+        size_t n = zeros_at(s, i, size, ROW_RUN_MAX);
+        if (n >= ROW_ZERO_RUN_MIN) {
+            if (o + 1 >= 4 + size)
+                break;
+            out[o++] = (uint8_t)(0x80u | (n - 1));
+            i += n;
+            continue;
+        }
+        size_t start = i;
+        for (n = 0; i < size && n < ROW_RUN_MAX && zeros_at(s, i, size, ROW_ZERO_RUN_MIN) < ROW_ZERO_RUN_MIN; n++)
+            i++;
+        if (o + 1 + n >= 4 + size)
+            break;
+        out[o++] = (uint8_t)(n - 1);
+        memcpy(out + o, s + start, n);
+        o += n;
+    }
+    if (i == size)
+        return o;
+    memcpy(out, &version, 4); /* no shorter than the struct: the plain layout */
+    memcpy(out + 4, src, size);
+    return 4 + size;
+}
+
+/* The runs of a packed row into exactly size bytes; false on any run that overflows either side. */
+static bool row_unpack(const uint8_t *p, size_t len, uint8_t *out, size_t size)
+{
+    size_t i = 0, o = 0;
+    while (i < len) {
+        uint8_t c = p[i++];
+        size_t n = (size_t)(c & 0x7fu) + 1;
+        if (o + n > size)
+            return false;
+        if (c & 0x80u) {
+            memset(out + o, 0, n);
+        } else {
+            if (n > len - i)
+                return false;
+            memcpy(out + o, p + i, n);
+            i += n;
+        }
+        o += n;
+    }
+    return o == size;
+}
+
 bool row_get(uint32_t version, const void *row, size_t len, void *out, size_t size)
 {
     uint32_t stored;
-    if (len != 4 + size)
+    if (len < 4)
         return false;
     memcpy(&stored, row, 4);
-    if (stored != version)
+    if (stored == (version | ROW_PACKED))
+        return row_unpack((const uint8_t *)row + 4, len - 4, out, size);
+    if (len != 4 + size || stored != version)
         return false;
     memcpy(out, (const uint8_t *)row + 4, size);
     return true;

@@ -260,6 +260,13 @@ Test(cards, authorize_over_nats_holds_at_once)
     cr_expect_str_eq(jstr(a, "response_code"), "00");
     cr_expect(json_is_string(json_object_get(a, "expires_at")));
     http_resp_free(&r);
+
+    /* Both NATS requests (the repeat too) are in ledgerd's own latency histogram. */
+    cr_assert(http_do(&d, "GET", "/metrics", NULL, NULL, &r));
+    cr_expect(strstr(r.body, "# TYPE ledger_card_command_seconds histogram\n") != NULL, "%s", r.body);
+    cr_expect(strstr(r.body, "ledger_card_command_seconds_bucket{le=\"+Inf\"} 2\n") != NULL, "%s", r.body);
+    cr_expect(strstr(r.body, "ledger_card_command_seconds_count 2\n") != NULL, "%s", r.body);
+    http_resp_free(&r);
 }
 
 /* The same request over HTTP: 200 with the same reply fields; insufficient funds is a decline

@@ -234,7 +234,7 @@ static int bench_inproc(int argc, char **argv)
            " events/commit=%.0f commit_ms_avg=%.3f\n",
            (double)b.transfers_ok / elapsed, b.transfers_ok, b.transfers_rejected, commits,
            commits ? (double)(m1.events_appended - m0.events_appended) / (double)commits : 0.0,
-           commits ? (double)(m1.commit_us_sum - m0.commit_us_sum) / (double)commits / 1e3 : 0.0);
+           commits ? (double)(m1.commit.sum_us - m0.commit.sum_us) / (double)commits / 1e3 : 0.0);
     printf("bench transfers: command latency ms p50=%.3f p99=%.3f p99.9=%.3f (n=%zu)\n",
            percentile(b.lat, b.nlat, 0.50), percentile(b.lat, b.nlat, 0.99), percentile(b.lat, b.nlat, 0.999),
            b.nlat);

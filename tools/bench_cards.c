@@ -12,10 +12,12 @@
  *             the figures instead of slowing the offered load (no coordinated omission)
  *   --rate max  closed loop with a window of W requests in flight; latency from the send
  * Prints throughput (replies/s), approvals, declines, "91" answers, lost replies and latency
- * p50/p99/p99.9.
+ * p50/p99/p99.9, then ledgerd's own share over the run from its ledger_card_command_seconds
+ * histogram (GET /metrics; bucket bounds, so "p99<=1" reads "99% took at most 1 ms inside").
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <math.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,14 +66,16 @@ static bool bc_http_connect(struct bc_http *h, const char *hostport)
     return h->fd >= 0 && connect(h->fd, (struct sockaddr *)&sa, sizeof sa) == 0;
 }
 
-/* POSTs body to path; returns the status (or -1) with *resp pointing at the body in h->buf. */
-static int bc_http_post(struct bc_http *h, const char *path, const char *body, const char **resp)
+/* Sends method path (body NULL: none); returns the status (or -1) with *resp pointing at the
+ * answer's body in h->buf. */
+static int bc_http_request(struct bc_http *h, const char *method, const char *path, const char *body,
+                           const char **resp)
 {
     char head[1800];
-    size_t len = strlen(body);
+    size_t len = body != NULL ? strlen(body) : 0;
     int n = snprintf(head, sizeof head,
-                     "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n",
-                     path, tool_auth_header(), len);
+                     "%s %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n",
+                     method, path, tool_auth_header(), len);
     if (write(h->fd, head, (size_t)n) != n || write(h->fd, body, len) != (ssize_t)len)
         return -1;
     size_t got = 0, need = 0;
@@ -120,18 +124,18 @@ static bool bc_setup_card(struct bc_http *h, uint64_t tag, size_t i, char card[L
     const char *resp = NULL;
     snprintf(body, sizeof body, "{\"holder_id\":\"bench-cards-%" PRIu64 "-%zu\",\"currency\":\"EUR\",\"friendly_name\":\"main\"}",
              tag, i);
-    if (bc_http_post(h, "/v1/accounts", body, &resp) != 201 || !bc_json_str(resp, "id", account, sizeof account))
+    if (bc_http_request(h, "POST", "/v1/accounts", body, &resp) != 201 || !bc_json_str(resp, "id", account, sizeof account))
         return false;
     snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"amount\":%lld,\"currency\":\"EUR\",\"reference\":\"fund\"}",
              account, BENCH_CARDS_DEPOSIT);
-    if (bc_http_post(h, "/v1/deposits", body, &resp) != 201)
+    if (bc_http_request(h, "POST", "/v1/deposits", body, &resp) != 201)
         return false;
     snprintf(body, sizeof body,
              "{\"account_id\":\"%s\",\"type\":\"virtual\",\"brand\":\"VISA\",\"name_on_card\":\"BENCH %zu\"}", account, i);
-    if (bc_http_post(h, "/v1/cards", body, &resp) != 201 || !bc_json_str(resp, "id", card, LEDGER_ID_TEXT_LEN + 1))
+    if (bc_http_request(h, "POST", "/v1/cards", body, &resp) != 201 || !bc_json_str(resp, "id", card, LEDGER_ID_TEXT_LEN + 1))
         return false;
     snprintf(path, sizeof path, "/v1/cards/%s/activate", card);
-    return bc_http_post(h, path, "{}", &resp) == 200;
+    return bc_http_request(h, "POST", path, "{}", &resp) == 200;
 }
 
 /* ---- the load -------------------------------------------------------------------------------- */
@@ -286,6 +290,65 @@ static void bc_report(struct bc_run *b, const char *rate_text, double seconds, s
     free(lat);
 }
 
+/* The cumulative buckets of ledgerd's ledger_card_command_seconds (GET /metrics), le in ms;
+ * false when ledgerd does not answer or has no such histogram. */
+#define BC_BUCKETS_MAX 24
+struct bc_served {
+    size_t n;
+    double le_ms[BC_BUCKETS_MAX]; /* the last is +Inf */
+    uint64_t cum[BC_BUCKETS_MAX];
+};
+
+static bool bc_served_read(const char *url, struct bc_served *out)
+{
+    static const char key[] = "ledger_card_command_seconds_bucket{le=\"";
+    static struct bc_http h;
+    const char *body = NULL;
+    memset(out, 0, sizeof *out);
+    h.fd = -1;
+    bool ok = bc_http_connect(&h, url) && bc_http_request(&h, "GET", "/metrics", NULL, &body) == 200;
+    if (h.fd >= 0)
+        close(h.fd);
+    for (const char *p = ok ? strstr(body, key) : NULL; p != NULL && out->n < BC_BUCKETS_MAX; p = strstr(p + 1, key)) {
+        const char *le = p + sizeof key - 1;
+        out->le_ms[out->n] = strncmp(le, "+Inf", 4) == 0 ? INFINITY : strtod(le, NULL) * 1e3;
+        const char *count = strchr(le, ' ');
+        out->cum[out->n++] = count != NULL ? strtoull(count + 1, NULL, 10) : 0;
+    }
+    return out->n > 0;
+}
+
+/* The least bucket bound under which q of the requests between a and b fall (ms). */
+static double bc_served_quantile(const struct bc_served *a, const struct bc_served *b, double q)
+{
+    uint64_t total = b->cum[b->n - 1] - a->cum[a->n - 1];
+    for (size_t k = 0; k < b->n; k++)
+        if ((double)(b->cum[k] - a->cum[k]) >= q * (double)total)
+            return b->le_ms[k];
+    return INFINITY;
+}
+
+/* "<=X" for a quantile in the bucket of bound X, ">Y" above the last finite bound Y. */
+static const char *bc_bound_text(const struct bc_served *b, double ms, char out[32])
+{
+    if (isinf(ms))
+        snprintf(out, 32, ">%g", b->n > 1 ? b->le_ms[b->n - 2] : 0.0);
+    else
+        snprintf(out, 32, "<=%g", ms);
+    return out;
+}
+
+/* What share of the latency is ledgerd's: its own histogram over the run. */
+static void bc_report_served(const struct bc_served *a, const struct bc_served *b)
+{
+    if (a->n == 0 || b->n != a->n)
+        return;
+    char t50[32], t99[32], t999[32];
+    printf("bench cards: inside ledgerd ms p50%s p99%s p99.9%s (ledger_card_command_seconds, n=%" PRIu64 ")\n",
+           bc_bound_text(b, bc_served_quantile(a, b, 0.5), t50), bc_bound_text(b, bc_served_quantile(a, b, 0.99), t99),
+           bc_bound_text(b, bc_served_quantile(a, b, 0.999), t999), b->cum[b->n - 1] - a->cum[a->n - 1]);
+}
+
 static int bc_usage(void)
 {
     fprintf(stderr, "usage: ledgerctl bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] "
@@ -358,10 +421,14 @@ int cmd_bench_cards(int argc, char **argv)
         fprintf(stderr, "bench cards: NATS at %s: %s\n", nats_url, natsStatus_GetText(s));
         return 1;
     }
+    struct bc_served served0, served1;
+    bc_served_read(url, &served0);
     bc_run_load(&b, nc, inbox, tag, rate, seconds, window, cards, ncards);
     natsSubscription_Unsubscribe(sub); /* late replies no longer touch b */
     natsConnection_Close(nc);
     bc_report(&b, rate_text, seconds, ncards);
+    if (bc_served_read(url, &served1))
+        bc_report_served(&served0, &served1);
     int rc = b.received > 0 ? 0 : 1;
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);

@@ -218,8 +218,8 @@ static void put_card_rows(struct store *st, struct store_batch *b, struct ledger
     size_t n = 0;
     struct card **cards = ledger_state_take_dirty_cards(state, &n);
     for (size_t i = 0; i < n; i++) {
-        card_row_encode(cards[i], row);
-        store_batch_put(b, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, CARD_ROW_BYTES);
+        size_t len = card_row_encode(cards[i], row);
+        store_batch_put(b, STORE_CF_PROJ_CARDS, cards[i]->id.b, 16, row, len);
         memcpy(key, cards[i]->account_id.b, 16);
         memcpy(key + 16, cards[i]->id.b, 16);
         store_batch_put(b, STORE_CF_PROJ_ACCOUNT_CARDS, key, 32, "", 0);
@@ -227,8 +227,8 @@ static void put_card_rows(struct store *st, struct store_batch *b, struct ledger
     }
     struct authorization **auths = ledger_state_take_dirty_auths(state, &n);
     for (size_t i = 0; i < n; i++) {
-        auth_row_encode(auths[i], row);
-        store_batch_put(b, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, AUTH_ROW_BYTES);
+        size_t len = auth_row_encode(auths[i], row);
+        store_batch_put(b, STORE_CF_PROJ_AUTHS, auths[i]->hold_id.b, 16, row, len);
         memcpy(key, auths[i]->card_id.b, 16);
         store_u64_be(auths[i]->first_seq, key + 16);
         store_batch_put(b, STORE_CF_PROJ_CARD_AUTHS, key, 24, auths[i]->hold_id.b, 16);
