@@ -7,7 +7,8 @@
  *                 LEDGER_OUTBOX_RETRY_MS_MAX.
  *   CONNECTED     nc != NULL, next_seq = the first ledger seq the stream lacks. While
  *                 next_seq <= committed_seq, outbox_publish_window() publishes up to
- *                 LEDGER_OUTBOX_WINDOW_MAX events asynchronously and waits for every ack; any publish
+ *                 LEDGER_OUTBOX_WINDOW_MAX events asynchronously and waits for the ack of the last
+ *                 (which vouches for the window: see outbox_publish_window); any publish
  *                 error, refused ack or ack timeout drops the connection (back to DISCONNECTED), so the
  *                 next reconcile decides again from what the stream really holds. When caught up it
  *                 waits on the condvar (at most OUTBOX_IDLE_WAIT_MS) for outbox_notify().
@@ -420,8 +421,11 @@ static natsStatus outbox_set_headers(struct outbox *ob, natsMsg *msg, const stru
     return s;
 }
 
-/* Publishes the record of seq asynchronously. STEP_REFUSED: the record is not a valid event. */
-static enum outbox_step outbox_publish_one(struct outbox *ob, uint64_t seq, const uint8_t *rec, size_t len)
+/* Publishes the record of seq: with ack, as a JetStream async publish (a reply subject, an ack
+ * awaited by outbox_wait_acks); without, as a plain publish the stream stores without answering.
+ * STEP_REFUSED: the record is not a valid event. */
+static enum outbox_step outbox_publish_one(struct outbox *ob, uint64_t seq, const uint8_t *rec, size_t len,
+                                           bool ack)
 {
     struct event ev;
     const char *category = NULL, *verb = NULL;
@@ -442,7 +446,7 @@ static enum outbox_step outbox_publish_one(struct outbox *ob, uint64_t seq, cons
     if (s == NATS_OK)
         s = outbox_set_headers(ob, msg, &ev);
     if (s == NATS_OK)
-        s = js_PublishMsgAsync(ob->js, &msg, NULL);
+        s = ack ? js_PublishMsgAsync(ob->js, &msg, NULL) : natsConnection_PublishMsg(ob->nc, msg);
     natsMsg_Destroy(msg); /* NULL (a no-op) when the library took it */
     if (s != NATS_OK) {
         outbox_problem(ob, "lost NATS connection while publishing ledger seq %" PRIu64 ": %s; the ledger "
@@ -489,7 +493,13 @@ static void outbox_watermark_put(struct outbox *ob, uint64_t seq)
     store_meta_put_u64(ob->st, OUTBOX_WATERMARK_KEY, seq);
 }
 
-/* Publishes next_seq..min(committed, next_seq + WINDOW_MAX - 1) and waits for the acks. */
+/* Publishes next_seq..min(committed, next_seq + WINDOW_MAX - 1) and waits for the ack of the
+ * last. Only the last asks for one: every message names its predecessor (Nats-Expected-Last-
+ * Msg-Id), which the server checks before storing it, so a stored last message proves the whole
+ * window stored in order; a message the server drops without a word (no reply subject) makes the
+ * next one's check fail, and so on to the last, whose refusal or missing ack sends the outbox back
+ * to reconcile. One ack per window instead of per event: no reply subject, no pending-ack entry
+ * and no ack message for the others, on both sides of the connection. */
 static enum outbox_step outbox_publish_window(struct outbox *ob, uint64_t committed)
 {
     uint64_t from = ob->next_seq;
@@ -511,7 +521,7 @@ static enum outbox_step outbox_publish_window(struct outbox *ob, uint64_t commit
             step = STEP_REFUSED;
             break;
         }
-        step = outbox_publish_one(ob, seq, val, vlen);
+        step = outbox_publish_one(ob, seq, val, vlen, seq == to);
     }
     store_iter_free(it);
     if (step == STEP_OK && !outbox_wait_acks(ob))

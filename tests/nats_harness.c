@@ -216,11 +216,11 @@ static bool client_open(struct nats_harness *h)
     return s == NATS_OK;
 }
 
-bool nats_harness_create_stream(struct nats_harness *h, int64_t duplicates_ms)
+bool nats_harness_create_stream(struct nats_harness *h, const char *subject, int64_t duplicates_ms)
 {
     if (!client_open(h))
         return false;
-    const char *subjects[] = {"ledger.events.>"};
+    const char *subjects[] = {subject != NULL ? subject : "ledger.events.>"};
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
     cfg.Name = NATS_HARNESS_STREAM;

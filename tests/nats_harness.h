@@ -50,9 +50,9 @@ bool nats_harness_restart(struct nats_harness *h);
 void nats_harness_release(struct nats_harness *h);
 
 /* Creates stream LEDGER as the outbox does (subjects ledger.events.>, file storage) but with a
- * duplicate window of duplicates_ms (the server's default is 2 min). false on any error,
- * including a stream that already exists. */
-bool nats_harness_create_stream(struct nats_harness *h, int64_t duplicates_ms);
+ * duplicate window of duplicates_ms (the server's default is 2 min), and with subject instead of
+ * ledger.events.> when not NULL. false on any error, including a stream that already exists. */
+bool nats_harness_create_stream(struct nats_harness *h, const char *subject, int64_t duplicates_ms);
 /* Messages in stream LEDGER into *count (0 when the stream does not exist). false when the server
  * cannot be reached or answers an error. */
 bool nats_harness_stream_count(struct nats_harness *h, uint64_t *count);

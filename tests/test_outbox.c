@@ -71,6 +71,8 @@ static void fixture_close(struct fixture *f)
     nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static uint64_t blocked_seq; /* this seq is an account.blocked event instead (0: none) */
+
 /* One account.opened event for seq: distinct account id and friendly name per seq. */
 static void event_fill(struct event *ev, uint64_t seq)
 {
@@ -95,6 +97,12 @@ static void event_fill(struct event *ev, uint64_t seq)
     char account[12];
     snprintf(account, sizeof account, "%011" PRIu64, seq);
     iban_fr_build("30004", "00001", account, d->iban);
+    if (seq == blocked_seq) {
+        ev->type = EVENT_ACCOUNT_BLOCKED;
+        memset(&ev->data, 0, sizeof ev->data);
+        ev->data.blocked.account_id = ev->stream;
+        ev->data.blocked.reason = BLOCK_USER;
+    }
 }
 
 /* Appends n events in commits of at most COMMIT_EVENTS_MAX, like the sequencer. */
@@ -409,7 +417,7 @@ Test(outbox, resumes_after_restart_beyond_the_duplicate_window, .timeout = 30)
     struct nats_harness h;
     fixture_open(&f);
     cr_assert(nats_harness_start(&h, f.dir));
-    cr_assert(nats_harness_create_stream(&h, 500));
+    cr_assert(nats_harness_create_stream(&h, NULL, 500));
     append_events(&f, 20);
     struct outbox *ob = start_outbox(&f, h.url, 20);
     assert_count(&h, 20);
@@ -435,6 +443,42 @@ Test(outbox, resumes_after_restart_beyond_the_duplicate_window, .timeout = 30)
     assert_count(&h, 40);
     cr_assert(wait_metrics(ob, published_at, 40, CATCH_UP_MS));
     assert_stream_is_log_prefix(&h, 40);
+    outbox_stop(ob);
+    nats_harness_release(&h);
+    fixture_close(&f);
+}
+
+static bool reconnected(const struct outbox_metrics *m, uint64_t times)
+{
+    return m->reconnects >= times;
+}
+
+Test(outbox, a_message_dropped_mid_window_leaves_no_gap, .timeout = 60)
+{
+    /* Proves that only the last message of a window needs an ack: a stream that takes only
+     * account.opened drops event 11 (account.blocked) without a word, as the server does with any
+     * message published without a reply subject that it cannot store; events 12..30 name 11 as
+     * their predecessor and are refused, the last one's ack says so, and the outbox reconciles and
+     * tries again. The stream never holds anything past the gap. */
+    struct fixture f;
+    struct nats_harness h;
+    fixture_open(&f);
+    cr_assert(nats_harness_start(&h, f.dir));
+    cr_assert(nats_harness_create_stream(&h, "ledger.events.account.opened", 0));
+    blocked_seq = 11;
+    append_events(&f, 30);
+    blocked_seq = 0;
+    struct outbox *ob = start_outbox(&f, h.url, 30);
+    assert_count(&h, 10);
+    cr_assert(wait_metrics(ob, reconnected, 2, CATCH_UP_MS), "the refused window is noticed and retried");
+    uint64_t count = 0;
+    cr_assert(nats_harness_stream_count(&h, &count));
+    cr_assert_eq(count, 10, "nothing past the dropped event: %" PRIu64 " messages", count);
+    assert_stream_is_log_prefix(&h, 10);
+    struct outbox_metrics m;
+    outbox_metrics_read(ob, &m);
+    cr_assert_eq(m.published_seq, 10);
+    cr_assert_eq(m.committed_seq, 30);
     outbox_stop(ob);
     nats_harness_release(&h);
     fixture_close(&f);
