@@ -176,8 +176,9 @@ bool ledgerd_start_args(struct ledgerd *d, const char *data, const char *nats, c
         d->pid = pid;
         for (int waited = 0; waited < HARNESS_READY_MS; waited += 20) {
             struct http_resp r;
-            if (http_do(d, "GET", "/healthz", NULL, NULL, &r) && r.status == 200) {
-                http_resp_free(&r);
+            bool up = http_do(d, "GET", "/healthz", NULL, NULL, &r) && r.status == 200;
+            http_resp_free(&r); /* http_do leaves a body to free even when the connection fails */
+            if (up) {
                 if (ledgerd_token(d, d->client_id, d->client_secret, d->token, sizeof d->token))
                     return true;
                 fprintf(stderr, "harness: no token for the admin client\n");
@@ -200,13 +201,24 @@ int ledgerd_stop(struct ledgerd *d)
         return -1;
     kill(d->pid, SIGTERM);
     int st = 0;
+    pid_t pid = d->pid;
     for (int waited = 0; waited < HARNESS_STOP_MS; waited += 10) {
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+        if (waitpid(pid, &st, WNOHANG) == pid) {
             d->pid = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            if (rc != 0) { /* say why, with the daemon's own account of it */
+                fprintf(stderr, "harness: ledgerd pid %d %s %d after SIGTERM\n", (int)pid,
+                        WIFEXITED(st) ? "exited with status" : "was killed by signal",
+                        WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+                print_log(d->log_path);
+            }
+            return rc;
         }
         sleep_ms(10);
     }
+    fprintf(stderr, "harness: ledgerd pid %d did not stop within %d ms of SIGTERM; killed\n", (int)pid,
+            HARNESS_STOP_MS);
+    print_log(d->log_path);
     ledgerd_kill(d);
     return -1;
 }
