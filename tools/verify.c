@@ -89,32 +89,24 @@ static bool row_equals(struct store *st, enum store_cf cf, const void *key, size
 }
 
 /* Card and authorization rows are compared by what they hold: a row written before rows were
- * packed holds the same state in the plain layout, so the stored row is decoded and encoded again
- * (an undecodable row never matches). */
-static bool card_row_matches(struct store *st, const struct card *c)
-{
-    static uint8_t want[CARD_ROW_BYTES], again[CARD_ROW_BYTES];
-    size_t wlen = card_row_encode(c, want);
-    char *val = NULL;
-    size_t vlen = 0;
-    struct card stored;
-    bool ok = store_get(st, STORE_CF_PROJ_CARDS, c->id.b, 16, &val, &vlen) == LEDGER_ERR_OK &&
-              card_row_decode(val, vlen, &stored) && card_row_encode(&stored, again) == wlen &&
-              memcmp(again, want, wlen) == 0;
-    free(val);
-    return ok;
-}
+ * packed holds the same state in the plain layout, so the stored row is decoded (into scratch) and
+ * encoded again (an undecodable row never matches). */
+typedef size_t row_encode_fn(const void *state, uint8_t *out);
+typedef bool row_decode_fn(const void *row, size_t len, void *state);
+static size_t card_encode(const void *c, uint8_t *out) { return card_row_encode(c, out); }
+static bool card_decode(const void *row, size_t len, void *c) { return card_row_decode(row, len, c); }
+static size_t auth_encode(const void *a, uint8_t *out) { return auth_row_encode(a, out); }
+static bool auth_decode(const void *row, size_t len, void *a) { return auth_row_decode(row, len, a); }
 
-static bool auth_row_matches(struct store *st, const struct authorization *a)
+static bool row_matches(struct store *st, enum store_cf cf, const struct ledger_id *key, const void *state,
+                        void *scratch, row_encode_fn *encode, row_decode_fn *decode)
 {
-    static uint8_t want[AUTH_ROW_BYTES], again[AUTH_ROW_BYTES];
-    size_t wlen = auth_row_encode(a, want);
+    static uint8_t want[CARD_ROW_BYTES + AUTH_ROW_BYTES], again[CARD_ROW_BYTES + AUTH_ROW_BYTES];
+    size_t wlen = encode(state, want);
     char *val = NULL;
     size_t vlen = 0;
-    struct authorization stored;
-    bool ok = store_get(st, STORE_CF_PROJ_AUTHS, a->hold_id.b, 16, &val, &vlen) == LEDGER_ERR_OK &&
-              auth_row_decode(val, vlen, &stored) && auth_row_encode(&stored, again) == wlen &&
-              memcmp(again, want, wlen) == 0;
+    bool ok = store_get(st, cf, key->b, 16, &val, &vlen) == LEDGER_ERR_OK && decode(val, vlen, scratch) &&
+              encode(scratch, again) == wlen && memcmp(again, want, wlen) == 0;
     free(val);
     return ok;
 }
@@ -166,7 +158,8 @@ static uint64_t check_other_rows(struct store *st, struct ledger_state *state, b
     size_t n_cards = 0, n_auths = 0, n_clients = 0;
     struct card **cards = ledger_state_take_dirty_cards(state, &n_cards);
     for (size_t i = 0; i < n_cards && !*bad; i++) {
-        if (!card_row_matches(st, cards[i])) {
+        struct card stored;
+        if (!row_matches(st, STORE_CF_PROJ_CARDS, &cards[i]->id, cards[i], &stored, card_encode, card_decode)) {
             printf("verify: FAIL: the stored card row differs from the events (last event seq %" PRIu64 ")\n",
                    cards[i]->last_seq);
             *bad = true;
@@ -174,7 +167,8 @@ static uint64_t check_other_rows(struct store *st, struct ledger_state *state, b
     }
     struct authorization **auths = ledger_state_take_dirty_auths(state, &n_auths);
     for (size_t i = 0; i < n_auths && !*bad; i++) {
-        if (!auth_row_matches(st, auths[i])) {
+        struct authorization stored;
+        if (!row_matches(st, STORE_CF_PROJ_AUTHS, &auths[i]->hold_id, auths[i], &stored, auth_encode, auth_decode)) {
             printf("verify: FAIL: the stored authorization row differs from the events (last event seq %" PRIu64
                    ")\n", auths[i]->last_seq);
             *bad = true;
