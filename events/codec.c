@@ -11,10 +11,12 @@
  * The decoder accepts exactly this shape: unknown or missing keys, wrong types, truncated input,
  * trailing bytes and over-long strings are LEDGER_ERR_DECODE, never a crash.
  *
- * The access-control events (client.*, third_party.*) are encoded here with their own value rules
- * (access_data_valid), shared by encoder and decoder like the card events' rules.
- * The data maps of the card events live in codec_cards.c; the packers, the table-driven data-map
- * decoder (codec_decode_fields) and the JSON writer are shared with it through events/internal.h.
+ * Each type's data map is one field table (events/internal.h): here for the account, transfer,
+ * statement, access-control and holder events, in codec_cards.c for the card events. The same
+ * table drives the packer (codec_pack_fields), the decoder (codec_decode_fields) and the JSON
+ * rendering (codec_json_fields), so a key, its order and its kind are stated once. What a table
+ * cannot state (an id's characters, a non-empty period, card digits and amounts) are the value
+ * rules of data_valid(), applied by the encoder and the decoder alike.
  */
 #include <msgpack.h>
 #include <pthread.h>
@@ -29,84 +31,125 @@
 #define RECORD_ENTRIES 11
 #define HASH_TAIL_LEN 39 /* a4 "hash" c4 20 <32 bytes> */
 #define PREV_TAIL_LEN 44 /* a9 "prev_hash" c4 20 <32 bytes> */
+#define ENUM_NAME_CAP 32 /* an enum name and its NUL (the longest, "initiate_transfers", has 18) */
 
-/* ---- encoding ------------------------------------------------------------------------------ */
+/* ---- the data tables of the account, transfer, statement, access and holder events ---------- */
 
-struct fixed_buf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-    bool overflow;
-    bool invalid; /* a field could not be encoded (over-long string, unknown enum) */
+static bool transfer_kind_parse(const char *text, enum transfer_kind *out)
+{
+    if (strcmp(text, "transfer") == 0)
+        *out = TRANSFER_KIND_TRANSFER;
+    else if (strcmp(text, "deposit") == 0)
+        *out = TRANSFER_KIND_DEPOSIT;
+    else
+        return false;
+    return true;
+}
+
+CODEC_ENUM_FUNCS(account_kind_field, enum account_kind, account_kind_parse, account_kind_name)
+CODEC_ENUM_FUNCS(block_reason_field, enum block_reason, block_reason_parse, block_reason_name)
+CODEC_ENUM_FUNCS(transfer_kind_field, enum transfer_kind, transfer_kind_parse, transfer_kind_name)
+CODEC_ENUM_FUNCS(client_role_field, enum client_role, client_role_parse, client_role_name)
+CODEC_ENUM_FUNCS(tp_right_field, enum tp_right, tp_right_parse, tp_right_name)
+
+/* holder.identification_changed's "status": the bool identified, by name. */
+static bool identification_field_parse(const char *name, uint8_t *out)
+{
+    if (strcmp(name, "identified") == 0 || strcmp(name, "unidentified") == 0) {
+        *out = strcmp(name, "identified") == 0;
+        return true;
+    }
+    return false;
+}
+
+static const char *identification_field_name(uint8_t identified)
+{
+    return identified ? "identified" : "unidentified";
+}
+
+static const struct codec_field opened_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_opened, account_id),
+    CODEC_ENUM("kind", struct ev_account_opened, kind, account_kind_field),
+    CODEC_FIELD("holder_id", CODEC_STR, struct ev_account_opened, holder_id),
+    CODEC_FIELD("currency", CODEC_STR, struct ev_account_opened, currency),
+    CODEC_FIELD("friendly_name", CODEC_STR, struct ev_account_opened, friendly_name),
+    CODEC_FIELD("overdraft_limit", CODEC_I64, struct ev_account_opened, overdraft_limit_minor),
+    CODEC_FIELD("iban", CODEC_STR, struct ev_account_opened, iban),
+};
+static const struct codec_field blocked_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_blocked, account_id),
+    CODEC_ENUM("reason", struct ev_account_blocked, reason, block_reason_field),
+};
+static const struct codec_field closed_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_closed, account_id),
+};
+static const struct codec_field transfer_fields[] = {
+    CODEC_FIELD("transfer_id", CODEC_ID, struct ev_transfer_executed, transfer_id),
+    CODEC_FIELD("debit_account_id", CODEC_ID, struct ev_transfer_executed, debit_account_id),
+    CODEC_FIELD("credit_account_id", CODEC_ID, struct ev_transfer_executed, credit_account_id),
+    CODEC_FIELD("amount", CODEC_I64, struct ev_transfer_executed, amount_minor),
+    CODEC_FIELD("currency", CODEC_STR, struct ev_transfer_executed, currency),
+    CODEC_ENUM("kind", struct ev_transfer_executed, kind, transfer_kind_field),
+    CODEC_FIELD("reference", CODEC_STR, struct ev_transfer_executed, reference),
+};
+static const struct codec_field period_fields[] = {
+    CODEC_FIELD("period", CODEC_STR, struct ev_period_closed, period),
+    CODEC_FIELD("kind", CODEC_STR, struct ev_period_closed, kind),
+    CODEC_FIELD("time_zone", CODEC_STR, struct ev_period_closed, time_zone),
+    CODEC_FIELD("start", CODEC_I64, struct ev_period_closed, start_ns),
+    CODEC_FIELD("end", CODEC_I64, struct ev_period_closed, end_ns),
+    CODEC_FIELD("last_seq", CODEC_U64, struct ev_period_closed, last_seq),
+};
+static const struct codec_field client_registered_fields[] = {
+    CODEC_FIELD("client_id", CODEC_STR, struct ev_client_registered, client_id),
+    CODEC_FIELD("name", CODEC_STR, struct ev_client_registered, name),
+    CODEC_ENUM("role", struct ev_client_registered, role, client_role_field),
+    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_client_registered, third_party_id),
+};
+static const struct codec_field client_revoked_fields[] = {
+    CODEC_FIELD("client_id", CODEC_STR, struct ev_client_revoked, client_id),
+};
+/* third_party.declared carries the complete new set of rights; third_party.removed none. */
+static const struct codec_field third_party_declared_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_third_party, account_id),
+    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_third_party, third_party_id),
+    CODEC_BITS("rights", struct ev_third_party, rights, tp_right_field),
+};
+static const struct codec_field third_party_removed_fields[] = {
+    CODEC_FIELD("account_id", CODEC_ID, struct ev_third_party, account_id),
+    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_third_party, third_party_id),
+};
+static const struct codec_field holder_identification_fields[] = {
+    CODEC_FIELD("holder_id", CODEC_STR, struct ev_holder_identification, holder_id),
+    CODEC_ENUM("status", struct ev_holder_identification, identified, identification_field),
 };
 
-static int fixed_buf_write(void *data, const char *buf, size_t len)
+static const struct codec_table data_tables[] = {
+    [EVENT_ACCOUNT_OPENED] = CODEC_TABLE(opened_fields),
+    [EVENT_ACCOUNT_BLOCKED] = CODEC_TABLE(blocked_fields),
+    [EVENT_ACCOUNT_UNBLOCKED] = CODEC_TABLE(blocked_fields),
+    [EVENT_ACCOUNT_CLOSED] = CODEC_TABLE(closed_fields),
+    [EVENT_TRANSFER_EXECUTED] = CODEC_TABLE(transfer_fields),
+    [EVENT_STATEMENT_PERIOD_CLOSED] = CODEC_TABLE(period_fields),
+    [EVENT_CLIENT_REGISTERED] = CODEC_TABLE(client_registered_fields),
+    [EVENT_CLIENT_REVOKED] = CODEC_TABLE(client_revoked_fields),
+    [EVENT_THIRD_PARTY_DECLARED] = CODEC_TABLE(third_party_declared_fields),
+    [EVENT_THIRD_PARTY_REMOVED] = CODEC_TABLE(third_party_removed_fields),
+    [EVENT_HOLDER_IDENTIFICATION_CHANGED] = CODEC_TABLE(holder_identification_fields),
+};
+
+/* The data map of any event type (every member of ev->data starts at its offset 0, so a table
+ * is walked from &ev->data); NULL for an unknown type. */
+static const struct codec_table *data_table(uint16_t type)
 {
-    struct fixed_buf *fb = data;
-    if (fb->overflow || len > fb->cap - fb->len) {
-        fb->overflow = true;
-        return -1;
-    }
-    memcpy(fb->p + fb->len, buf, len);
-    fb->len += len;
-    return 0;
+    if (type < sizeof data_tables / sizeof data_tables[0] && data_tables[type].fields != NULL)
+        return &data_tables[type];
+    return card_data_table(type);
 }
 
-void codec_pack_key(msgpack_packer *pk, const char *key)
-{
-    size_t n = strlen(key);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, key, n);
-}
-
-void codec_pack_field(msgpack_packer *pk, const char *key, const char *value, size_t cap, bool is_enum)
-{
-    struct fixed_buf *fb = pk->data;
-    size_t n = strnlen(value, cap);
-    if (n == cap || (is_enum && (strcmp(value, "unknown") == 0 || strcmp(value, "UNKNOWN") == 0))) {
-        fb->invalid = true;
-        return;
-    }
-    if (key != NULL)
-        codec_pack_key(pk, key);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, value, n);
-}
-
-void codec_pack_bin(msgpack_packer *pk, const char *key, const void *value, size_t n)
-{
-    codec_pack_key(pk, key);
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, value, n);
-}
-
-void codec_pack_u64(msgpack_packer *pk, const char *key, uint64_t value)
-{
-    codec_pack_key(pk, key);
-    msgpack_pack_uint64(pk, value);
-}
-
-void codec_pack_i64(msgpack_packer *pk, const char *key, int64_t value)
-{
-    codec_pack_key(pk, key);
-    msgpack_pack_int64(pk, value);
-}
-
-void codec_pack_bool(msgpack_packer *pk, const char *key, bool value)
-{
-    codec_pack_key(pk, key);
-    if (value)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
-/* ---- access-control events (20-23) ------------------------------------------------------------
- * The same value rules for the encoder and the decoder: ids of [A-Za-z0-9._-], a known role, a
- * third party id exactly for role third_party, rights a non-empty set of known bits for a
- * declaration (written as an array of names in bit order, each once) and none for a removal. */
-
-#define RIGHT_NAME_CAP 32 /* "initiate_transfers" and its NUL */
+/* ---- value rules (both directions) ------------------------------------------------------------
+ * Access control: ids of [A-Za-z0-9._-], a known role, a third party id exactly for role
+ * third_party, rights a non-empty set of known bits for a declaration and none for a removal. */
 
 static bool access_data_valid(const struct event *ev)
 {
@@ -130,108 +173,171 @@ static bool access_data_valid(const struct event *ev)
     }
 }
 
-static void pack_rights(msgpack_packer *pk, uint8_t rights)
+/* What the encoder checks before writing a data map and the decoder after reading one. */
+static bool data_valid(const struct event *ev)
 {
-    codec_pack_key(pk, "rights");
-    msgpack_pack_array(pk, (size_t)__builtin_popcount(rights));
-    for (unsigned bit = 1; bit <= TP_RIGHT_MANAGE_CARDS; bit <<= 1)
-        if (rights & bit)
-            codec_pack_field(pk, NULL, tp_right_name((enum tp_right)bit), RIGHT_NAME_CAP, true);
+    switch ((enum event_type)ev->type) {
+    case EVENT_ACCOUNT_OPENED:
+    case EVENT_ACCOUNT_BLOCKED:
+    case EVENT_ACCOUNT_UNBLOCKED:
+    case EVENT_ACCOUNT_CLOSED:
+    case EVENT_TRANSFER_EXECUTED: return true;
+    case EVENT_STATEMENT_PERIOD_CLOSED:
+        return ev->data.period_closed.period[0] != '\0' && ev->data.period_closed.start_ns < ev->data.period_closed.end_ns;
+    case EVENT_CLIENT_REGISTERED:
+    case EVENT_CLIENT_REVOKED:
+    case EVENT_THIRD_PARTY_DECLARED:
+    case EVENT_THIRD_PARTY_REMOVED: return access_data_valid(ev);
+    case EVENT_HOLDER_IDENTIFICATION_CHANGED: return ev->data.holder_identification.holder_id[0] != '\0';
+    default: return card_data_valid(ev); /* events/codec_cards.c */
+    }
 }
 
-static bool pack_access_data(msgpack_packer *pk, const struct event *ev)
+/* Refused by the decoder only: a negative overdraft limit, a transfer amount <= 0. decide()
+ * rejects both before an event exists; the encoder has never checked them and still does not. */
+static bool decoded_data_valid(const struct event *ev)
 {
-    if (!access_data_valid(ev))
-        return false;
     switch ((enum event_type)ev->type) {
-    case EVENT_CLIENT_REGISTERED: {
-        const struct ev_client_registered *d = &ev->data.client_registered;
-        msgpack_pack_map(pk, 4);
-        codec_pack_str(pk, "client_id", d->client_id);
-        codec_pack_str(pk, "name", d->name);
-        codec_pack_enum(pk, "role", client_role_name(d->role));
-        codec_pack_str(pk, "third_party_id", d->third_party_id);
-        return true;
+    case EVENT_ACCOUNT_OPENED: return ev->data.opened.overdraft_limit_minor >= 0;
+    case EVENT_TRANSFER_EXECUTED: return ev->data.transfer.amount_minor > 0;
+    default: return data_valid(ev);
     }
-    case EVENT_CLIENT_REVOKED:
-        msgpack_pack_map(pk, 1);
-        codec_pack_str(pk, "client_id", ev->data.client_revoked.client_id);
-        return true;
-    default: { /* third_party.declared / removed */
-        const struct ev_third_party *d = &ev->data.third_party;
-        bool declared = ev->type == EVENT_THIRD_PARTY_DECLARED;
-        msgpack_pack_map(pk, declared ? 3 : 2);
-        codec_pack_bin(pk, "account_id", d->account_id.b, 16);
-        codec_pack_str(pk, "third_party_id", d->third_party_id);
-        if (declared)
-            pack_rights(pk, d->rights);
-        return true;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+struct fixed_buf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    bool overflow;
+    bool invalid; /* a field could not be encoded (over-long string, unknown enum) */
+};
+
+static int fixed_buf_write(void *data, const char *buf, size_t len)
+{
+    struct fixed_buf *fb = data;
+    if (fb->overflow || len > fb->cap - fb->len) {
+        fb->overflow = true;
+        return -1;
     }
+    memcpy(fb->p + fb->len, buf, len);
+    fb->len += len;
+    return 0;
+}
+
+/* Each pack_* writes its value in its smallest msgpack form, on the packer event_encode() passes
+ * down (its data is the fixed_buf). */
+static void pack_key(msgpack_packer *pk, const char *key)
+{
+    size_t n = strlen(key);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, key, n);
+}
+
+/* A string of at most cap-1 bytes (its member has cap bytes). An unterminated value, or with
+ * is_enum the "unknown"/"UNKNOWN" of an out-of-range enum, marks the record invalid (event_encode
+ * then returns 0). */
+static void pack_text(msgpack_packer *pk, const char *value, size_t cap, bool is_enum)
+{
+    struct fixed_buf *fb = pk->data;
+    size_t n = strnlen(value, cap);
+    if (n == cap || (is_enum && (strcmp(value, "unknown") == 0 || strcmp(value, "UNKNOWN") == 0))) {
+        fb->invalid = true;
+        return;
+    }
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, value, n);
+}
+
+static void pack_bin(msgpack_packer *pk, const void *value, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, value, n);
+}
+
+/* Envelope entries: the key, then the value. */
+static void pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t value)
+{
+    pack_key(pk, key);
+    msgpack_pack_uint64(pk, value);
+}
+
+static void pack_kv_bin(msgpack_packer *pk, const char *key, const void *value, size_t n)
+{
+    pack_key(pk, key);
+    pack_bin(pk, value, n);
+}
+
+/* CODEC_U16_LIST, CODEC_FIXED_LIST: an array of the first count elements. */
+static void pack_list(msgpack_packer *pk, const struct codec_field *f, const uint8_t *base)
+{
+    uint8_t n = base[f->count_offset];
+    LEDGER_ASSERT(n <= f->size / f->elem_size);
+    msgpack_pack_array(pk, n);
+    for (uint8_t i = 0; i < n; i++) {
+        const uint8_t *elem = base + f->offset + i * f->elem_size;
+        if (f->kind == CODEC_U16_LIST)
+            msgpack_pack_uint16(pk, *(const uint16_t *)elem);
+        else
+            pack_text(pk, (const char *)elem, f->elem_size, false);
+    }
+}
+
+/* CODEC_BITS: the names of the set bits, lowest first. */
+static void pack_bits(msgpack_packer *pk, const struct codec_field *f, uint8_t bits)
+{
+    msgpack_pack_array(pk, (size_t)__builtin_popcount(bits));
+    for (unsigned bit = 1; bit <= UINT8_MAX; bit <<= 1)
+        if (bits & bit)
+            pack_text(pk, f->name((uint8_t)bit), ENUM_NAME_CAP, true);
+}
+
+static void codec_pack_fields(msgpack_packer *pk, const struct codec_field *spec, size_t n, const void *base);
+
+static void pack_value(msgpack_packer *pk, const struct codec_field *f, const uint8_t *base)
+{
+    const uint8_t *at = base + f->offset;
+    switch (f->kind) {
+    case CODEC_ID: pack_bin(pk, at, sizeof(struct ledger_id)); return;
+    case CODEC_STR:
+    case CODEC_FIXED: pack_text(pk, (const char *)at, f->size, false); return;
+    case CODEC_I64: msgpack_pack_int64(pk, *(const int64_t *)at); return;
+    case CODEC_U16: msgpack_pack_uint16(pk, *(const uint16_t *)at); return;
+    case CODEC_U32: msgpack_pack_uint32(pk, *(const uint32_t *)at); return;
+    case CODEC_U64: msgpack_pack_uint64(pk, *(const uint64_t *)at); return;
+    case CODEC_BOOL:
+        if (*(const bool *)at)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        return;
+    case CODEC_ENUM: pack_text(pk, f->name(*at), ENUM_NAME_CAP, true); return;
+    case CODEC_BITS: pack_bits(pk, f, *at); return;
+    case CODEC_U16_LIST:
+    case CODEC_FIXED_LIST: pack_list(pk, f, base); return;
+    case CODEC_MAP: codec_pack_fields(pk, f->nested, f->nested_n, at); return;
+    }
+    LEDGER_ASSERT(!"a field kind outside enum codec_field_kind");
+}
+
+/* Writes the struct at base as a map of the n rows of spec, in their order. */
+static void codec_pack_fields(msgpack_packer *pk, const struct codec_field *spec, size_t n, const void *base)
+{
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        pack_key(pk, spec[i].key);
+        pack_value(pk, &spec[i], base);
     }
 }
 
 static bool pack_data(msgpack_packer *pk, const struct event *ev)
 {
-    switch ((enum event_type)ev->type) {
-    case EVENT_ACCOUNT_OPENED: {
-        const struct ev_account_opened *d = &ev->data.opened;
-        msgpack_pack_map(pk, 7);
-        codec_pack_bin(pk, "account_id", d->account_id.b, 16);
-        codec_pack_enum(pk, "kind", account_kind_name(d->kind));
-        codec_pack_str(pk, "holder_id", d->holder_id);
-        codec_pack_str(pk, "currency", d->currency);
-        codec_pack_str(pk, "friendly_name", d->friendly_name);
-        codec_pack_i64(pk, "overdraft_limit", d->overdraft_limit_minor);
-        codec_pack_str(pk, "iban", d->iban);
-        return true;
-    }
-    case EVENT_ACCOUNT_BLOCKED:
-    case EVENT_ACCOUNT_UNBLOCKED:
-        msgpack_pack_map(pk, 2);
-        codec_pack_bin(pk, "account_id", ev->data.blocked.account_id.b, 16);
-        codec_pack_enum(pk, "reason", block_reason_name(ev->data.blocked.reason));
-        return true;
-    case EVENT_ACCOUNT_CLOSED:
-        msgpack_pack_map(pk, 1);
-        codec_pack_bin(pk, "account_id", ev->data.closed.account_id.b, 16);
-        return true;
-    case EVENT_TRANSFER_EXECUTED: {
-        const struct ev_transfer_executed *d = &ev->data.transfer;
-        msgpack_pack_map(pk, 7);
-        codec_pack_bin(pk, "transfer_id", d->transfer_id.b, 16);
-        codec_pack_bin(pk, "debit_account_id", d->debit_account_id.b, 16);
-        codec_pack_bin(pk, "credit_account_id", d->credit_account_id.b, 16);
-        codec_pack_i64(pk, "amount", d->amount_minor);
-        codec_pack_str(pk, "currency", d->currency);
-        codec_pack_enum(pk, "kind", transfer_kind_name(d->kind));
-        codec_pack_str(pk, "reference", d->reference);
-        return true;
-    }
-    case EVENT_STATEMENT_PERIOD_CLOSED: {
-        const struct ev_period_closed *d = &ev->data.period_closed;
-        msgpack_pack_map(pk, 6);
-        codec_pack_str(pk, "period", d->period);
-        codec_pack_str(pk, "kind", d->kind);
-        codec_pack_str(pk, "time_zone", d->time_zone);
-        codec_pack_i64(pk, "start", d->start_ns);
-        codec_pack_i64(pk, "end", d->end_ns);
-        codec_pack_u64(pk, "last_seq", d->last_seq);
-        return d->period[0] != '\0' && d->start_ns < d->end_ns;
-    }
-    case EVENT_CLIENT_REGISTERED:
-    case EVENT_CLIENT_REVOKED:
-    case EVENT_THIRD_PARTY_DECLARED:
-    case EVENT_THIRD_PARTY_REMOVED: return pack_access_data(pk, ev);
-    case EVENT_HOLDER_IDENTIFICATION_CHANGED: {
-        const struct ev_holder_identification *d = &ev->data.holder_identification;
-        msgpack_pack_map(pk, 2);
-        codec_pack_str(pk, "holder_id", d->holder_id);
-        codec_pack_enum(pk, "status", d->identified ? "identified" : "unidentified");
-        return d->holder_id[0] != '\0';
-    }
-    default: /* card events: events/codec_cards.c */
-        return pack_card_data(pk, ev);
-    }
+    const struct codec_table *t = data_table(ev->type);
+    if (t == NULL || !data_valid(ev))
+        return false;
+    codec_pack_fields(pk, t->fields, t->n, &ev->data);
+    return true;
 }
 
 size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
@@ -241,18 +347,20 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     msgpack_packer_init(&pk, &fb, fixed_buf_write);
 
     msgpack_pack_map(&pk, RECORD_ENTRIES);
-    codec_pack_u64(&pk, "seq", ev->seq);
-    codec_pack_i64(&pk, "ts_ns", ev->ts_ns);
-    codec_pack_u64(&pk, "type", ev->type);
-    codec_pack_u64(&pk, "v", ev->v);
-    codec_pack_bin(&pk, "stream", ev->stream.b, 16);
-    codec_pack_u64(&pk, "stream_ver", ev->stream_ver);
-    codec_pack_bin(&pk, "cmd_id", ev->cmd_id.b, 16);
-    codec_pack_str(&pk, "actor", ev->actor);
-    codec_pack_key(&pk, "data");
+    pack_kv_u64(&pk, "seq", ev->seq);
+    pack_key(&pk, "ts_ns");
+    msgpack_pack_int64(&pk, ev->ts_ns);
+    pack_kv_u64(&pk, "type", ev->type);
+    pack_kv_u64(&pk, "v", ev->v);
+    pack_kv_bin(&pk, "stream", ev->stream.b, 16);
+    pack_kv_u64(&pk, "stream_ver", ev->stream_ver);
+    pack_kv_bin(&pk, "cmd_id", ev->cmd_id.b, 16);
+    pack_key(&pk, "actor");
+    pack_text(&pk, ev->actor, sizeof ev->actor, false);
+    pack_key(&pk, "data");
     if (!pack_data(&pk, ev))
         return 0;
-    codec_pack_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
+    pack_kv_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
     if (fb.overflow || fb.invalid || fb.len + HASH_TAIL_LEN > cap)
         return 0;
 
@@ -260,7 +368,7 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     memcpy(head, ev->prev_hash, LEDGER_HASH_LEN);
     head[LEDGER_HASH_LEN] = 0x80 | (RECORD_ENTRIES - 1);
     ledger_sha256_2(head, sizeof head, out + 1, fb.len - 1, ev->hash);
-    codec_pack_bin(&pk, "hash", ev->hash, LEDGER_HASH_LEN);
+    pack_kv_bin(&pk, "hash", ev->hash, LEDGER_HASH_LEN);
     LEDGER_ASSERT(!fb.overflow && out[0] == (0x80 | RECORD_ENTRIES));
     return fb.len;
 }
@@ -367,71 +475,6 @@ static bool get_str(const msgpack_object *o, char *out, size_t cap)
     return true;
 }
 
-/* Data maps are decoded by tables (events/internal.h): for each expected key, the field it fills. */
-static bool transfer_kind_parse(const char *text, enum transfer_kind *out)
-{
-    if (strcmp(text, "transfer") == 0)
-        *out = TRANSFER_KIND_TRANSFER;
-    else if (strcmp(text, "deposit") == 0)
-        *out = TRANSFER_KIND_DEPOSIT;
-    else
-        return false;
-    return true;
-}
-
-CODEC_ENUM_PARSER(parse_account_kind, enum account_kind, account_kind_parse)
-CODEC_ENUM_PARSER(parse_block_reason, enum block_reason, block_reason_parse)
-CODEC_ENUM_PARSER(parse_transfer_kind, enum transfer_kind, transfer_kind_parse)
-
-static const struct codec_field opened_fields[] = {
-    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_opened, account_id),
-    CODEC_ENUM("kind", struct ev_account_opened, kind, parse_account_kind),
-    CODEC_FIELD("holder_id", CODEC_STR, struct ev_account_opened, holder_id),
-    CODEC_FIELD("currency", CODEC_STR, struct ev_account_opened, currency),
-    CODEC_FIELD("friendly_name", CODEC_STR, struct ev_account_opened, friendly_name),
-    CODEC_FIELD("overdraft_limit", CODEC_I64, struct ev_account_opened, overdraft_limit_minor),
-    CODEC_FIELD("iban", CODEC_STR, struct ev_account_opened, iban),
-};
-static const struct codec_field blocked_fields[] = {
-    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_blocked, account_id),
-    CODEC_ENUM("reason", struct ev_account_blocked, reason, parse_block_reason),
-};
-static const struct codec_field closed_fields[] = {
-    CODEC_FIELD("account_id", CODEC_ID, struct ev_account_closed, account_id),
-};
-static const struct codec_field transfer_fields[] = {
-    CODEC_FIELD("transfer_id", CODEC_ID, struct ev_transfer_executed, transfer_id),
-    CODEC_FIELD("debit_account_id", CODEC_ID, struct ev_transfer_executed, debit_account_id),
-    CODEC_FIELD("credit_account_id", CODEC_ID, struct ev_transfer_executed, credit_account_id),
-    CODEC_FIELD("amount", CODEC_I64, struct ev_transfer_executed, amount_minor),
-    CODEC_FIELD("currency", CODEC_STR, struct ev_transfer_executed, currency),
-    CODEC_ENUM("kind", struct ev_transfer_executed, kind, parse_transfer_kind),
-    CODEC_FIELD("reference", CODEC_STR, struct ev_transfer_executed, reference),
-};
-
-static bool parse_identification(const char *name, uint8_t *out)
-{
-    if (strcmp(name, "identified") == 0 || strcmp(name, "unidentified") == 0) {
-        *out = strcmp(name, "identified") == 0;
-        return true;
-    }
-    return false;
-}
-
-static const struct codec_field holder_identification_fields[] = {
-    CODEC_FIELD("holder_id", CODEC_STR, struct ev_holder_identification, holder_id),
-    CODEC_ENUM("status", struct ev_holder_identification, identified, parse_identification),
-};
-
-static const struct codec_field period_fields[] = {
-    CODEC_FIELD("period", CODEC_STR, struct ev_period_closed, period),
-    CODEC_FIELD("kind", CODEC_STR, struct ev_period_closed, kind),
-    CODEC_FIELD("time_zone", CODEC_STR, struct ev_period_closed, time_zone),
-    CODEC_FIELD("start", CODEC_I64, struct ev_period_closed, start_ns),
-    CODEC_FIELD("end", CODEC_I64, struct ev_period_closed, end_ns),
-    CODEC_FIELD("last_seq", CODEC_I64, struct ev_period_closed, last_seq),
-};
-
 /* An unsigned integer of at most max. */
 static bool get_uint_max(const msgpack_object *o, uint64_t max, uint64_t *out)
 {
@@ -442,6 +485,23 @@ static bool get_uint_max(const msgpack_object *o, uint64_t max, uint64_t *out)
 static bool get_fixed(const msgpack_object *o, char *out, size_t cap)
 {
     return o->type == MSGPACK_OBJECT_STR && o->via.str.size == cap - 1 && get_str(o, out, cap);
+}
+
+/* CODEC_BITS: an array of names, each of a bit above all the bits before it (lowest first, each
+ * once). */
+static bool decode_bits(const struct codec_field *f, const msgpack_object *o, uint8_t *bits)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 8)
+        return false;
+    *bits = 0;
+    for (size_t i = 0; i < o->via.array.size; i++) {
+        char text[ENUM_NAME_CAP];
+        uint8_t bit;
+        if (!get_str(&o->via.array.ptr[i], text, sizeof text) || !f->parse(text, &bit) || bit <= *bits)
+            return false;
+        *bits |= bit;
+    }
+    return true;
 }
 
 /* A msgpack array of at most f->size / f->elem_size elements, each a uint16 (CODEC_U16_LIST) or a
@@ -470,9 +530,11 @@ static bool decode_list(const struct codec_field *f, const msgpack_object *o, ui
     return true;
 }
 
+static bool codec_decode_fields(const msgpack_object *o, const struct codec_field *spec, size_t n, void *base);
+
 static bool decode_field(const struct codec_field *f, const msgpack_object *o, uint8_t *base)
 {
-    char text[CODEC_ENUM_NAME_CAP];
+    char text[ENUM_NAME_CAP];
     uint8_t *at = base + f->offset;
     uint64_t u;
     switch (f->kind) {
@@ -490,12 +552,18 @@ static bool decode_field(const struct codec_field *f, const msgpack_object *o, u
             return false;
         *(uint32_t *)at = (uint32_t)u;
         return true;
+    case CODEC_U64:
+        if (!get_uint_max(o, INT64_MAX, &u))
+            return false;
+        *(uint64_t *)at = u;
+        return true;
     case CODEC_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return false;
         *(bool *)at = o->via.boolean;
         return true;
     case CODEC_ENUM: return get_str(o, text, sizeof text) && f->parse(text, at);
+    case CODEC_BITS: return decode_bits(f, o, at);
     case CODEC_U16_LIST:
     case CODEC_FIXED_LIST: return decode_list(f, o, base);
     case CODEC_MAP: return codec_decode_fields(o, f->nested, f->nested_n, at);
@@ -503,7 +571,9 @@ static bool decode_field(const struct codec_field *f, const msgpack_object *o, u
     return false;
 }
 
-bool codec_decode_fields(const msgpack_object *o, const struct codec_field *spec, size_t n, void *base)
+/* Decodes map o by spec[0..n) into the struct at base: exactly those keys in that order, each of
+ * its kind. false on any mismatch (base then holds a partial decode). Never reads outside o. */
+static bool codec_decode_fields(const msgpack_object *o, const struct codec_field *spec, size_t n, void *base)
 {
     if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != n)
         return false;
@@ -515,87 +585,10 @@ bool codec_decode_fields(const msgpack_object *o, const struct codec_field *spec
     return true;
 }
 
-CODEC_ENUM_PARSER(parse_client_role, enum client_role, client_role_parse)
-
-static const struct codec_field client_registered_fields[] = {
-    CODEC_FIELD("client_id", CODEC_STR, struct ev_client_registered, client_id),
-    CODEC_FIELD("name", CODEC_STR, struct ev_client_registered, name),
-    CODEC_ENUM("role", struct ev_client_registered, role, parse_client_role),
-    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_client_registered, third_party_id),
-};
-static const struct codec_field client_revoked_fields[] = {
-    CODEC_FIELD("client_id", CODEC_STR, struct ev_client_revoked, client_id),
-};
-static const struct codec_field third_party_fields[] = {
-    CODEC_FIELD("account_id", CODEC_ID, struct ev_third_party, account_id),
-    CODEC_FIELD("third_party_id", CODEC_STR, struct ev_third_party, third_party_id),
-};
-
-/* An array of 1..3 right names, each a bit above the previous one (bit order, no repeats). */
-static bool decode_rights(const msgpack_object *o, uint8_t *rights)
-{
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 || o->via.array.size > 3)
-        return false;
-    *rights = 0;
-    for (size_t i = 0; i < o->via.array.size; i++) {
-        char text[RIGHT_NAME_CAP];
-        enum tp_right r;
-        if (!get_str(&o->via.array.ptr[i], text, sizeof text) || !tp_right_parse(text, &r) || (unsigned)r <= *rights)
-            return false;
-        *rights |= (uint8_t)r;
-    }
-    return true;
-}
-
-/* third_party.declared: the two fields of the table, then "rights". */
-static bool decode_third_party(const msgpack_object *o, struct event *ev)
-{
-    struct ev_third_party *d = &ev->data.third_party;
-    if (ev->type == EVENT_THIRD_PARTY_REMOVED)
-        return CODEC_DECODE(o, third_party_fields, d);
-    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 3)
-        return false;
-    msgpack_object head = *o;
-    head.via.map.size = 2;
-    const msgpack_object_kv *last = &o->via.map.ptr[2];
-    return CODEC_DECODE(&head, third_party_fields, d) && key_is(&last->key, "rights") &&
-           decode_rights(&last->val, &d->rights);
-}
-
-static bool decode_access_data(const msgpack_object *o, struct event *ev)
-{
-    bool shape;
-    switch ((enum event_type)ev->type) {
-    case EVENT_CLIENT_REGISTERED: shape = CODEC_DECODE(o, client_registered_fields, &ev->data.client_registered); break;
-    case EVENT_CLIENT_REVOKED: shape = CODEC_DECODE(o, client_revoked_fields, &ev->data.client_revoked); break;
-    default: shape = decode_third_party(o, ev); break;
-    }
-    return shape && access_data_valid(ev);
-}
-
 static bool decode_data(const msgpack_object *o, struct event *ev)
 {
-    switch ((enum event_type)ev->type) {
-    case EVENT_ACCOUNT_OPENED:
-        return CODEC_DECODE(o, opened_fields, &ev->data.opened) && ev->data.opened.overdraft_limit_minor >= 0;
-    case EVENT_ACCOUNT_BLOCKED:
-    case EVENT_ACCOUNT_UNBLOCKED: return CODEC_DECODE(o, blocked_fields, &ev->data.blocked);
-    case EVENT_ACCOUNT_CLOSED: return CODEC_DECODE(o, closed_fields, &ev->data.closed);
-    case EVENT_TRANSFER_EXECUTED:
-        return CODEC_DECODE(o, transfer_fields, &ev->data.transfer) && ev->data.transfer.amount_minor > 0;
-    case EVENT_STATEMENT_PERIOD_CLOSED:
-        return CODEC_DECODE(o, period_fields, &ev->data.period_closed) && ev->data.period_closed.period[0] != '\0' &&
-               ev->data.period_closed.start_ns < ev->data.period_closed.end_ns;
-    case EVENT_CLIENT_REGISTERED:
-    case EVENT_CLIENT_REVOKED:
-    case EVENT_THIRD_PARTY_DECLARED:
-    case EVENT_THIRD_PARTY_REMOVED: return decode_access_data(o, ev);
-    case EVENT_HOLDER_IDENTIFICATION_CHANGED:
-        return CODEC_DECODE(o, holder_identification_fields, &ev->data.holder_identification) &&
-               ev->data.holder_identification.holder_id[0] != '\0';
-    default: /* card events: events/codec_cards.c */
-        return decode_card_data(o, ev);
-    }
+    const struct codec_table *t = data_table(ev->type);
+    return t != NULL && codec_decode_fields(o, t->fields, t->n, &ev->data) && decoded_data_valid(ev);
 }
 
 static bool decode_envelope(const msgpack_object *root, struct event *ev)
@@ -718,7 +711,15 @@ enum ledger_err event_decode(const uint8_t *buf, size_t len, struct event *out)
 
 /* ---- JSON rendering ------------------------------------------------------------------------ */
 
-void codec_tb_add(struct text_buf *tb, const char *s, size_t n)
+/* A bounded text buffer; overflow is sticky and makes event_to_json return 0. */
+struct text_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool overflow;
+};
+
+static void tb_add(struct text_buf *tb, const char *s, size_t n)
 {
     if (tb->overflow || n >= tb->cap - tb->len) {
         tb->overflow = true;
@@ -729,7 +730,9 @@ void codec_tb_add(struct text_buf *tb, const char *s, size_t n)
     tb->p[tb->len] = '\0';
 }
 
-void codec_tb_fmt(struct text_buf *tb, const char *fmt, ...)
+/* At most 255 bytes per call. */
+static void tb_fmt(struct text_buf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_fmt(struct text_buf *tb, const char *fmt, ...)
 {
     char tmp[256];
     va_list ap;
@@ -740,134 +743,106 @@ void codec_tb_fmt(struct text_buf *tb, const char *fmt, ...)
         tb->overflow = true;
         return;
     }
-    codec_tb_add(tb, tmp, (size_t)n);
+    tb_add(tb, tmp, (size_t)n);
 }
 
-void codec_tb_json_str(struct text_buf *tb, const char *s)
+/* s as a JSON string: quotes, backslash and control characters escaped. */
+static void tb_json_str(struct text_buf *tb, const char *s)
 {
-    codec_tb_add(tb, "\"", 1);
+    tb_add(tb, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
-            codec_tb_add(tb, esc, 2);
+            tb_add(tb, esc, 2);
         } else if (c < 0x20) {
-            codec_tb_fmt(tb, "\\u%04x", c);
+            tb_fmt(tb, "\\u%04x", c);
         } else {
-            codec_tb_add(tb, (const char *)s, 1);
+            tb_add(tb, (const char *)s, 1);
         }
     }
-    codec_tb_add(tb, "\"", 1);
+    tb_add(tb, "\"", 1);
 }
 
-void codec_tb_kv_str(struct text_buf *tb, const char *key, const char *value)
+/* ,"key": of an envelope member (never the first). */
+static void tb_key(struct text_buf *tb, const char *key)
 {
-    codec_tb_fmt(tb, ",\"%s\":", key);
-    codec_tb_json_str(tb, value);
+    tb_fmt(tb, ",\"%s\":", key);
 }
 
-void codec_tb_kv_id(struct text_buf *tb, const char *key, const struct ledger_id *id)
+static void tb_id(struct text_buf *tb, const struct ledger_id *id)
 {
     char text[LEDGER_ID_TEXT_LEN + 1];
     ledger_id_format(id, text);
-    codec_tb_fmt(tb, ",\"%s\":\"%s\"", key, text);
+    tb_fmt(tb, "\"%s\"", text);
 }
 
-void codec_tb_close_object(struct text_buf *tb, size_t open_at)
+/* CODEC_U16_LIST, CODEC_FIXED_LIST: an array of the first count elements. */
+static void json_list(struct text_buf *tb, const struct codec_field *f, const uint8_t *base)
 {
-    if (!tb->overflow && tb->len > open_at && tb->p[open_at] == ',') { /* drop the first comma */
-        memmove(tb->p + open_at, tb->p + open_at + 1, tb->len - open_at);
-        tb->len--;
+    uint8_t n = base[f->count_offset];
+    LEDGER_ASSERT(n <= f->size / f->elem_size);
+    tb_add(tb, "[", 1);
+    for (uint8_t i = 0; i < n; i++) {
+        const uint8_t *elem = base + f->offset + i * f->elem_size;
+        if (i > 0)
+            tb_add(tb, ",", 1);
+        if (f->kind == CODEC_U16_LIST)
+            tb_fmt(tb, "%u", (unsigned)*(const uint16_t *)elem);
+        else
+            tb_json_str(tb, (const char *)elem);
     }
-    codec_tb_add(tb, "}", 1);
+    tb_add(tb, "]", 1);
 }
 
-static void access_data_to_json(struct text_buf *tb, const struct event *ev)
+/* CODEC_BITS: the names of the set bits, lowest first. */
+static void json_bits(struct text_buf *tb, const struct codec_field *f, uint8_t bits)
 {
-    switch ((enum event_type)ev->type) {
-    case EVENT_CLIENT_REGISTERED: {
-        const struct ev_client_registered *d = &ev->data.client_registered;
-        codec_tb_kv_str(tb, "client_id", d->client_id);
-        codec_tb_kv_str(tb, "name", d->name);
-        codec_tb_kv_str(tb, "role", client_role_name(d->role));
-        codec_tb_kv_str(tb, "third_party_id", d->third_party_id);
-        break;
-    }
-    case EVENT_CLIENT_REVOKED: codec_tb_kv_str(tb, "client_id", ev->data.client_revoked.client_id); break;
-    default: {
-        const struct ev_third_party *d = &ev->data.third_party;
-        codec_tb_kv_id(tb, "account_id", &d->account_id);
-        codec_tb_kv_str(tb, "third_party_id", d->third_party_id);
-        if (ev->type != EVENT_THIRD_PARTY_DECLARED)
-            break;
-        codec_tb_add(tb, ",\"rights\":[", 11);
-        const char *sep = "";
-        for (unsigned bit = 1; bit <= TP_RIGHT_MANAGE_CARDS; bit <<= 1) {
-            if (d->rights & bit) {
-                codec_tb_fmt(tb, "%s\"%s\"", sep, tp_right_name((enum tp_right)bit));
-                sep = ",";
-            }
+    const char *sep = "";
+    tb_add(tb, "[", 1);
+    for (unsigned bit = 1; bit <= UINT8_MAX; bit <<= 1) {
+        if (bits & bit) {
+            tb_add(tb, sep, strlen(sep));
+            tb_json_str(tb, f->name((uint8_t)bit));
+            sep = ",";
         }
-        codec_tb_add(tb, "]", 1);
-        break;
     }
-    }
+    tb_add(tb, "]", 1);
 }
 
-static void data_to_json(struct text_buf *tb, const struct event *ev)
+static void codec_json_fields(struct text_buf *tb, const struct codec_field *spec, size_t n, const void *base);
+
+static void json_value(struct text_buf *tb, const struct codec_field *f, const uint8_t *base)
 {
-    switch ((enum event_type)ev->type) {
-    case EVENT_ACCOUNT_OPENED: {
-        const struct ev_account_opened *d = &ev->data.opened;
-        codec_tb_kv_id(tb, "account_id", &d->account_id);
-        codec_tb_kv_str(tb, "kind", account_kind_name(d->kind));
-        codec_tb_kv_str(tb, "holder_id", d->holder_id);
-        codec_tb_kv_str(tb, "currency", d->currency);
-        codec_tb_kv_str(tb, "friendly_name", d->friendly_name);
-        codec_tb_fmt(tb, ",\"overdraft_limit\":%lld", (long long)d->overdraft_limit_minor);
-        codec_tb_kv_str(tb, "iban", d->iban);
-        break;
+    const uint8_t *at = base + f->offset;
+    switch (f->kind) {
+    case CODEC_ID: tb_id(tb, (const struct ledger_id *)at); return;
+    case CODEC_STR:
+    case CODEC_FIXED: tb_json_str(tb, (const char *)at); return;
+    case CODEC_I64: tb_fmt(tb, "%lld", (long long)*(const int64_t *)at); return;
+    case CODEC_U16: tb_fmt(tb, "%u", (unsigned)*(const uint16_t *)at); return;
+    case CODEC_U32: tb_fmt(tb, "%lu", (unsigned long)*(const uint32_t *)at); return;
+    case CODEC_U64: tb_fmt(tb, "%llu", (unsigned long long)*(const uint64_t *)at); return;
+    case CODEC_BOOL: tb_fmt(tb, "%s", *(const bool *)at ? "true" : "false"); return;
+    case CODEC_ENUM: tb_json_str(tb, f->name(*at)); return;
+    case CODEC_BITS: json_bits(tb, f, *at); return;
+    case CODEC_U16_LIST:
+    case CODEC_FIXED_LIST: json_list(tb, f, base); return;
+    case CODEC_MAP: codec_json_fields(tb, f->nested, f->nested_n, at); return;
     }
-    case EVENT_ACCOUNT_BLOCKED:
-    case EVENT_ACCOUNT_UNBLOCKED:
-        codec_tb_kv_id(tb, "account_id", &ev->data.blocked.account_id);
-        codec_tb_kv_str(tb, "reason", block_reason_name(ev->data.blocked.reason));
-        break;
-    case EVENT_ACCOUNT_CLOSED:
-        codec_tb_kv_id(tb, "account_id", &ev->data.closed.account_id);
-        break;
-    case EVENT_TRANSFER_EXECUTED: {
-        const struct ev_transfer_executed *d = &ev->data.transfer;
-        codec_tb_kv_id(tb, "transfer_id", &d->transfer_id);
-        codec_tb_kv_id(tb, "debit_account_id", &d->debit_account_id);
-        codec_tb_kv_id(tb, "credit_account_id", &d->credit_account_id);
-        codec_tb_fmt(tb, ",\"amount\":%lld", (long long)d->amount_minor);
-        codec_tb_kv_str(tb, "currency", d->currency);
-        codec_tb_kv_str(tb, "kind", transfer_kind_name(d->kind));
-        codec_tb_kv_str(tb, "reference", d->reference);
-        break;
+    LEDGER_ASSERT(!"a field kind outside enum codec_field_kind");
+}
+
+/* Renders the struct at base as a JSON object of the n rows of spec, in their order, with the
+ * keys and values the record has (ids as UUID text, enums by name). */
+static void codec_json_fields(struct text_buf *tb, const struct codec_field *spec, size_t n, const void *base)
+{
+    tb_add(tb, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        tb_fmt(tb, i == 0 ? "\"%s\":" : ",\"%s\":", spec[i].key);
+        json_value(tb, &spec[i], base);
     }
-    case EVENT_STATEMENT_PERIOD_CLOSED: {
-        const struct ev_period_closed *d = &ev->data.period_closed;
-        codec_tb_kv_str(tb, "period", d->period);
-        codec_tb_kv_str(tb, "kind", d->kind);
-        codec_tb_kv_str(tb, "time_zone", d->time_zone);
-        codec_tb_fmt(tb, ",\"start\":%lld,\"end\":%lld,\"last_seq\":%llu", (long long)d->start_ns,
-                     (long long)d->end_ns, (unsigned long long)d->last_seq);
-        break;
-    }
-    case EVENT_CLIENT_REGISTERED:
-    case EVENT_CLIENT_REVOKED:
-    case EVENT_THIRD_PARTY_DECLARED:
-    case EVENT_THIRD_PARTY_REMOVED: access_data_to_json(tb, ev); break;
-    case EVENT_HOLDER_IDENTIFICATION_CHANGED:
-        codec_tb_kv_str(tb, "holder_id", ev->data.holder_identification.holder_id);
-        codec_tb_kv_str(tb, "status", ev->data.holder_identification.identified ? "identified" : "unidentified");
-        break;
-    default: /* card events: events/codec_cards.c */
-        card_data_to_json(tb, ev);
-        break;
-    }
+    tb_add(tb, "}", 1);
 }
 
 size_t event_to_json(const struct event *ev, char *out, size_t cap)
@@ -875,20 +850,25 @@ size_t event_to_json(const struct event *ev, char *out, size_t cap)
     struct text_buf tb = {.p = out, .len = 0, .cap = cap, .overflow = cap == 0};
     char hex[2 * LEDGER_HASH_LEN + 1];
     const char *name = event_type_name(ev->type);
-    codec_tb_fmt(&tb, "{\"seq\":%llu,\"ts_ns\":%lld,\"type\":\"%s\",\"type_id\":%u,\"v\":%u",
+    tb_fmt(&tb, "{\"seq\":%llu,\"ts_ns\":%lld,\"type\":\"%s\",\"type_id\":%u,\"v\":%u",
            (unsigned long long)ev->seq, (long long)ev->ts_ns, name ? name : "unknown", ev->type, ev->v);
-    codec_tb_kv_id(&tb, "stream", &ev->stream);
-    codec_tb_fmt(&tb, ",\"stream_ver\":%llu", (unsigned long long)ev->stream_ver);
-    codec_tb_kv_id(&tb, "cmd_id", &ev->cmd_id);
-    codec_tb_kv_str(&tb, "actor", ev->actor);
-    codec_tb_add(&tb, ",\"data\":{", 9);
-    size_t data_at = tb.len;
-    data_to_json(&tb, ev);
-    codec_tb_close_object(&tb, data_at);
+    tb_key(&tb, "stream");
+    tb_id(&tb, &ev->stream);
+    tb_fmt(&tb, ",\"stream_ver\":%llu", (unsigned long long)ev->stream_ver);
+    tb_key(&tb, "cmd_id");
+    tb_id(&tb, &ev->cmd_id);
+    tb_key(&tb, "actor");
+    tb_json_str(&tb, ev->actor);
+    tb_key(&tb, "data");
+    const struct codec_table *t = data_table(ev->type);
+    if (t != NULL)
+        codec_json_fields(&tb, t->fields, t->n, &ev->data);
+    else
+        tb_add(&tb, "{}", 2);
     ledger_hex(ev->prev_hash, LEDGER_HASH_LEN, hex);
-    codec_tb_fmt(&tb, ",\"prev_hash\":\"%s\"", hex);
+    tb_fmt(&tb, ",\"prev_hash\":\"%s\"", hex);
     ledger_hex(ev->hash, LEDGER_HASH_LEN, hex);
-    codec_tb_fmt(&tb, ",\"hash\":\"%s\"}", hex);
+    tb_fmt(&tb, ",\"hash\":\"%s\"}", hex);
     return tb.overflow ? 0 : tb.len;
 }
 

@@ -1037,7 +1037,8 @@ Test(codec, touches_account)
 }
 
 /* statement.period_closed round-trips field by field, re-encodes to identical bytes, verifies its
- * hash, renders valid JSON; an empty period or start >= end is refused by the encoder. */
+ * hash, renders valid JSON; a negative last_seq is refused by the decoder; an empty period or
+ * start >= end is refused by the encoder. */
 Test(codec, period_closed_round_trip)
 {
     struct event ev, back;
@@ -1075,6 +1076,11 @@ Test(codec, period_closed_round_trip)
     cr_assert_not_null(doc, "%s", json);
     cr_expect_str_eq(json_string_value(json_object_get(json_object_get(doc, "data"), "period")), "2026-11");
     json_decref(doc);
+    static const char last_seq_41[] = "\xa8last_seq\x29";
+    uint8_t *at = memmem(buf, n, last_seq_41, sizeof last_seq_41 - 1);
+    cr_assert_not_null(at);
+    at[sizeof last_seq_41 - 2] = 0xff; /* -1, which the encoder of a uint64_t never writes */
+    cr_expect_eq(event_decode(buf, n, &back), LEDGER_ERR_DECODE, "a negative last_seq is refused");
     d->end_ns = d->start_ns;
     cr_expect_eq(event_encode(&ev, buf, sizeof buf), 0, "start >= end is refused");
 }
