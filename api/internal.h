@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <nats/nats.h>
 #include <stdbool.h>
 
 #include "api/api.h"
@@ -227,6 +228,15 @@ size_t card_auth_reply_render(const struct cmd *c, enum ledger_err err, const ch
  * Returns the length written into out, 0 if cap is short. Any thread. */
 size_t card_nats_reply_render(const struct cmd *c, int verb, const char *op_id, enum ledger_err err,
                               const char *field, char *out, size_t cap);
+/* nats_loop.c: an epoll thread owning one nats.c connection's socket (nats.c's external event
+ * loop), so a commit's replies leave in one write instead of one send() each. Start it before
+ * natsConnection_Connect() with nats_loop_options() on the connection's options; stop it after
+ * natsConnection_Close() and before natsConnection_Destroy(). NULL + reason on failure. */
+struct nats_loop;
+struct nats_loop *nats_loop_start(const char *thread_name, char *err, size_t err_cap);
+natsStatus nats_loop_options(struct nats_loop *lp, natsOptions *opts);
+void nats_loop_stop(struct nats_loop *lp);
+
 /* The ISO 8583 response code an error maps to ("12" invalid transaction, "13" invalid amount,
  * "14" no such card, "91" issuer inoperative, "96" system error, ...). Static string. */
 const char *card_err_response_code(enum ledger_err err);

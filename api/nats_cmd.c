@@ -2,7 +2,8 @@
  * nats_cmd.c: the card processor's NATS request-reply entry (DESIGN section 8, docs/CARDS.md).
  *
  * Its own nats.c connection (separate from the outbox's, so a slow JetStream never delays an
- * authorization), SendAsap, reconnecting forever, and never holding up ledgerd's start: with
+ * authorization), driven by its own epoll thread (nats_loop.c, "ledger-cardio": the replies a
+ * commit publishes leave in one write), reconnecting forever, and never holding up ledgerd's start: with
  * RetryOnFailedConnect the first connect may fail and the library keeps dialing in the background.
  * One queue subscription, ledger.cmd.card.> in group "ledgerd" (several ledgerd processes or
  * read-replicas-to-be share the load; only one answers each request).
@@ -11,7 +12,8 @@
  *   on_msg (the subscription's delivery thread): parse and validate into a job from the pool,
  *       submit to the sequencer; bad input, a full pool or queue, shutdown: answered at once
  *   on_done (the sequencer thread, after the batch is durable): render, publish the reply
- *       (natsConnection_Publish is thread-safe and only buffers), return the job to the pool
+ *       (natsConnection_Publish is thread-safe and only buffers; the event loop writes), return
+ *       the job to the pool
  * Invariants: a job is owned by exactly one of {free list, message callback, sequencer} at a time;
  * the pool is allocated at start (NATS_CMD_JOBS_MAX) and an empty pool answers "91" rather than
  * growing. nats_cmd_quiesce() closes the gate to the sequencer before sequencer_stop(); every job
@@ -56,6 +58,7 @@ struct nats_job {
 };
 
 struct nats_cmd {
+    struct nats_loop *loop; /* owns nc's socket: reads, and one write per batch of replies */
     natsConnection *nc;
     natsSubscription *sub;
     struct sequencer *seq;
@@ -248,8 +251,10 @@ static natsStatus dial(struct nats_cmd *l, const char *url)
         s = natsOptions_SetName(opts, "ledgerd-card-commands");
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(opts, NATS_CMD_CONNECT_TIMEOUT_MS);
-    if (s == NATS_OK)
+    if (s == NATS_OK) /* a publish asks the event loop to write at once (no flusher thread, no 1 ms wait) */
         s = natsOptions_SetSendAsap(opts, true);
+    if (s == NATS_OK)
+        s = nats_loop_options(l->loop, opts);
     if (s == NATS_OK)
         s = natsOptions_SetAllowReconnect(opts, true);
     if (s == NATS_OK)
@@ -285,8 +290,10 @@ static natsStatus dial(struct nats_cmd *l, const char *url)
     return s;
 }
 
+/* After natsConnection_Close(): the event loop ends first, so nothing touches nc afterwards. */
 static void listener_free(struct nats_cmd *l)
 {
+    nats_loop_stop(l->loop);
     natsSubscription_Destroy(l->sub);
     natsConnection_Destroy(l->nc);
     pthread_mutex_destroy(&l->gate);
@@ -317,6 +324,11 @@ struct nats_cmd *nats_cmd_start(const char *url, struct sequencer *seq, char *er
     pthread_mutex_init(&l->pool_mu, NULL);
     pthread_mutex_init(&l->done_mu, NULL);
     pthread_cond_init(&l->done_cv, NULL);
+    l->loop = nats_loop_start("ledger-cardio", err, err_cap);
+    if (l->loop == NULL) {
+        listener_free(l);
+        return NULL;
+    }
     natsStatus s = dial(l, url);
     if (s != NATS_OK) {
         snprintf(err, err_cap, "card commands over NATS at %s: %s (check --nats)", url, natsStatus_GetText(s));

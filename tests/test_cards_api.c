@@ -269,6 +269,29 @@ Test(cards, authorize_over_nats_holds_at_once)
     http_resp_free(&r);
 }
 
+/* ledgerd's card connection reconnects by itself after nats-server comes back (its event loop
+ * takes the new socket) and answers on it. */
+Test(cards, nats_commands_resume_after_a_nats_restart)
+{
+    char account[37], card[37], body[512];
+    make_card(10000, account, card);
+    auth_body(body, sizeof body, "auth-before", card, 1000, NULL);
+    json_t *rep = nats_req("ledger.cmd.card.authorize", body);
+    cr_expect_str_eq(jstr(rep, "response_code"), "00");
+    json_decref(rep);
+
+    nats_harness_stop(&nh);
+    natsConnection_Destroy(nc);
+    cr_assert(nats_harness_restart(&nh));
+    cr_assert_eq(natsConnection_ConnectTo(&nc, nh.url), NATS_OK);
+    auth_body(body, sizeof body, "auth-after", card, 2000, NULL);
+    rep = nats_req("ledger.cmd.card.authorize", body); /* no responders until ledgerd is back: retried */
+    cr_expect_str_eq(jstr(rep, "response_code"), "00", "%s", json_dumps(rep, 0));
+    cr_expect_eq(jint(rep, "available"), 7000);
+    json_decref(rep);
+    cr_expect_eq(api_balance(&d, account, "available"), 7000);
+}
+
 /* The same request over HTTP: 200 with the same reply fields; insufficient funds is a decline
  * "51" (a result, not an error); partial_allowed approves what is available with "10". */
 Test(cards, authorize_over_http)
