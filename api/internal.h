@@ -235,6 +235,9 @@ size_t card_nats_reply_render(const struct cmd *c, int verb, const char *op_id, 
 struct nats_loop;
 struct nats_loop *nats_loop_start(const char *thread_name, char *err, size_t err_cap);
 natsStatus nats_loop_options(struct nats_loop *lp, natsOptions *opts);
+/* fn(arg) runs on the loop thread after each read event (the messages it parsed are queued on
+ * their subscriptions). Before connecting. */
+void nats_loop_after_read(struct nats_loop *lp, void (*fn)(void *arg), void *arg);
 void nats_loop_stop(struct nats_loop *lp);
 
 /* The ISO 8583 response code an error maps to ("12" invalid transaction, "13" invalid amount,

@@ -2,14 +2,16 @@
  * nats_cmd.c: the card processor's NATS request-reply entry (DESIGN section 8, docs/CARDS.md).
  *
  * Its own nats.c connection (separate from the outbox's, so a slow JetStream never delays an
- * authorization), driven by its own epoll thread (nats_loop.c, "ledger-cardio": the replies a
- * commit publishes leave in one write), reconnecting forever, and never holding up ledgerd's start: with
- * RetryOnFailedConnect the first connect may fail and the library keeps dialing in the background.
- * One queue subscription, ledger.cmd.card.> in group "ledgerd" (several ledgerd processes or
- * read-replicas-to-be share the load; only one answers each request).
+ * authorization), driven by its own epoll thread (nats_loop.c, "ledger-cardio"), reconnecting
+ * forever, and never holding up ledgerd's start: with RetryOnFailedConnect the first connect may
+ * fail and the library keeps dialing in the background. One synchronous queue subscription,
+ * ledger.cmd.card.> in group "ledgerd" (several ledgerd processes or read-replicas-to-be share
+ * the load; only one answers each request), taken by that same thread right after it read the
+ * socket: from the socket to the sequencer's queue without a thread hand-off, and the replies a
+ * commit publishes leave in one write.
  *
  * A message's life:
- *   on_msg (the subscription's delivery thread): parse and validate into a job from the pool,
+ *   drain (the event loop's thread, after a read): parse and validate into a job from the pool,
  *       submit to the sequencer; bad input, a full pool or queue, shutdown: answered at once
  *   on_done (the sequencer thread, after the batch is durable): render, publish the reply
  *       (natsConnection_Publish is thread-safe and only buffers; the event loop writes), return
@@ -43,7 +45,6 @@
 #define NATS_CMD_PENDING_MSGS_MAX 65536         /* received, not yet parsed (slow consumer beyond) */
 #define NATS_CMD_PENDING_BYTES_MAX (64 << 20)
 #define NATS_CMD_FLUSH_TIMEOUT_MS 2000
-#define NATS_CMD_STOP_WAIT_MS 5000
 
 _Static_assert(NATS_CMD_JOBS_MAX <= LEDGER_QUEUE_COMMANDS_MAX, "the pool never exceeds the queue");
 
@@ -62,15 +63,12 @@ struct nats_cmd {
     natsConnection *nc;
     natsSubscription *sub;
     struct sequencer *seq;
-    pthread_mutex_t gate; /* held by on_msg for a whole message; quiesce flips stopping under it */
+    pthread_mutex_t gate; /* held by drain for a whole message; quiesce flips stopping under it */
     bool stopping;
     pthread_mutex_t pool_mu;
     struct nats_job *jobs;
     struct nats_job *free_list;
     size_t jobs_out;
-    pthread_mutex_t done_mu; /* the delivery thread's end (natsSubscription_SetOnCompleteCB) */
-    pthread_cond_t done_cv;
-    bool delivery_done;
     uint64_t replies_dropped; /* atomic: publish failed (connection closed, buffer full) */
     struct latency_histogram served; /* message callback to reply published (nats_cmd_latency_read) */
 };
@@ -200,27 +198,30 @@ static void handle(struct nats_cmd *l, natsMsg *msg)
         job_put(l, pooled);
 }
 
-static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+/* The event loop's thread, after each read: every message that arrived for the subscription
+ * (a synchronous one, so no delivery thread sits between the socket and the sequencer). */
+static void drain(void *arg)
 {
-    (void)nc;
-    (void)sub;
-    struct nats_cmd *l = closure;
-    static _Thread_local bool named;
-    if (!named) /* nats.c's delivery thread for this subscription, named for top -H and perf */
-        named = pthread_setname_np(pthread_self(), "ledger-cardsub") == 0;
-    pthread_mutex_lock(&l->gate);
-    handle(l, msg);
-    pthread_mutex_unlock(&l->gate);
-    natsMsg_Destroy(msg);
-}
-
-static void on_delivery_complete(void *closure)
-{
-    struct nats_cmd *l = closure;
-    pthread_mutex_lock(&l->done_mu);
-    l->delivery_done = true;
-    pthread_cond_broadcast(&l->done_cv);
-    pthread_mutex_unlock(&l->done_mu);
+    struct nats_cmd *l = arg;
+    natsSubscription *sub = __atomic_load_n(&l->sub, __ATOMIC_ACQUIRE);
+    if (sub == NULL)
+        return; /* not subscribed yet: nothing can have arrived for it */
+    for (;;) {
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
+        if (s == NATS_SLOW_CONSUMER) { /* said once per episode; what is still queued follows */
+            fprintf(stderr, "ledgerd: nats (card commands): requests arrived faster than they were taken "
+                            "(more than %d queued); some were dropped, their processors time out and retry\n",
+                    NATS_CMD_PENDING_MSGS_MAX);
+            continue;
+        }
+        if (s != NATS_OK)
+            return;
+        pthread_mutex_lock(&l->gate);
+        handle(l, msg);
+        pthread_mutex_unlock(&l->gate);
+        natsMsg_Destroy(msg);
+    }
 }
 
 /* ---- connection ------------------------------------------------------------------------------- */
@@ -281,12 +282,12 @@ static natsStatus dial(struct nats_cmd *l, const char *url)
         }
     }
     natsOptions_Destroy(opts);
+    natsSubscription *sub = NULL;
     if (s == NATS_OK)
-        s = natsConnection_QueueSubscribe(&l->sub, l->nc, NATS_CMD_SUBJECT, NATS_CMD_QUEUE_GROUP, on_msg, l);
+        s = natsConnection_QueueSubscribeSync(&sub, l->nc, NATS_CMD_SUBJECT, NATS_CMD_QUEUE_GROUP);
     if (s == NATS_OK)
-        s = natsSubscription_SetPendingLimits(l->sub, NATS_CMD_PENDING_MSGS_MAX, NATS_CMD_PENDING_BYTES_MAX);
-    if (s == NATS_OK)
-        s = natsSubscription_SetOnCompleteCB(l->sub, on_delivery_complete, l);
+        s = natsSubscription_SetPendingLimits(sub, NATS_CMD_PENDING_MSGS_MAX, NATS_CMD_PENDING_BYTES_MAX);
+    __atomic_store_n(&l->sub, sub, __ATOMIC_RELEASE); /* drain() may run from now on */
     return s;
 }
 
@@ -298,8 +299,6 @@ static void listener_free(struct nats_cmd *l)
     natsConnection_Destroy(l->nc);
     pthread_mutex_destroy(&l->gate);
     pthread_mutex_destroy(&l->pool_mu);
-    pthread_mutex_destroy(&l->done_mu);
-    pthread_cond_destroy(&l->done_cv);
     free(l->jobs);
     free(l);
 }
@@ -322,17 +321,16 @@ struct nats_cmd *nats_cmd_start(const char *url, struct sequencer *seq, char *er
     }
     pthread_mutex_init(&l->gate, NULL);
     pthread_mutex_init(&l->pool_mu, NULL);
-    pthread_mutex_init(&l->done_mu, NULL);
-    pthread_cond_init(&l->done_cv, NULL);
     l->loop = nats_loop_start("ledger-cardio", err, err_cap);
     if (l->loop == NULL) {
         listener_free(l);
         return NULL;
     }
+    nats_loop_after_read(l->loop, drain, l);
     natsStatus s = dial(l, url);
     if (s != NATS_OK) {
         snprintf(err, err_cap, "card commands over NATS at %s: %s (check --nats)", url, natsStatus_GetText(s));
-        if (l->sub != NULL) /* closed before any delivery: its thread ends without calling back */
+        if (l->sub != NULL)
             natsSubscription_Unsubscribe(l->sub);
         natsConnection_Close(l->nc);
         listener_free(l);
@@ -355,32 +353,21 @@ void nats_cmd_stop(struct nats_cmd *l)
     if (l == NULL)
         return;
     nats_cmd_quiesce(l);
+    pthread_mutex_lock(&l->gate); /* no message is being handled while the pool is counted */
     pthread_mutex_lock(&l->pool_mu);
     LEDGER_ASSERT(l->jobs_out == 0); /* sequencer_stop() answered every submitted command */
     pthread_mutex_unlock(&l->pool_mu);
+    pthread_mutex_unlock(&l->gate);
     if (natsConnection_Status(l->nc) == NATS_CONN_STATUS_CONNECTED)
         natsConnection_FlushTimeout(l->nc, NATS_CMD_FLUSH_TIMEOUT_MS); /* the last replies */
-    natsSubscription_Unsubscribe(l->sub); /* ends the delivery thread after its current message */
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += NATS_CMD_STOP_WAIT_MS / 1000;
-    pthread_mutex_lock(&l->done_mu);
-    int rc = 0;
-    while (!l->delivery_done && rc == 0)
-        rc = pthread_cond_timedwait(&l->done_cv, &l->done_mu, &deadline);
-    bool done = l->delivery_done;
-    pthread_mutex_unlock(&l->done_mu);
+    natsSubscription_Unsubscribe(l->sub);
     uint64_t dropped = __atomic_load_n(&l->replies_dropped, __ATOMIC_RELAXED);
     if (dropped > 0)
         fprintf(stderr, "ledgerd: nats (card commands): %llu replies could not be published (NATS was down); "
                         "the processors retry or read the decisions from the stream\n",
                 (unsigned long long)dropped);
     natsConnection_Close(l->nc);
-    if (!done) { /* the delivery thread is stuck in a callback: never free what it may touch */
-        fprintf(stderr, "ledgerd: nats (card commands): delivery thread did not end; leaking the listener\n");
-        return;
-    }
-    listener_free(l);
+    listener_free(l); /* joins the event loop first: no drain() runs after this */
 }
 
 void nats_cmd_latency_read(const struct nats_cmd *l, struct latency_histogram *out)

@@ -6,8 +6,9 @@
  * commit that answers twenty card authorizations made twenty system calls and twenty TCP
  * segments for nats-server to read. With an event loop, a publish only appends to the
  * connection's buffer and asks for write readiness once (nats.c's el.writeAdded); this thread then
- * writes everything buffered so far in one go. Reads are unchanged in effect: this thread reads
- * and parses, nats.c hands messages to the subscription's delivery thread as before.
+ * writes everything buffered so far in one go. Reads: this thread reads and parses, then calls
+ * the owner's after_read, which takes what arrived for a synchronous subscription on this same
+ * thread (no hand-off to a delivery thread).
  *
  * nats.c calls the callbacks below from any thread (the committer publishing, this thread inside
  * ProcessRead/WriteEvent, its reconnect thread), always holding the connection's lock; they only
@@ -42,6 +43,8 @@ struct nats_loop {
     int fd;             /* the socket being polled; -1 when none */
     uint32_t events;    /* EPOLLIN / EPOLLOUT wanted by nats.c */
     bool stop;
+    void (*after_read)(void *arg); /* set before connecting (nats_loop_after_read) */
+    void *after_read_arg;
 };
 
 /* Applies lp->events to the socket; with lp->mu held. An error is nats.c's to handle (it then
@@ -131,8 +134,11 @@ static void *loop_main(void *arg)
             pthread_mutex_unlock(&lp->mu);
             if (nc == NULL)
                 continue;
-            if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
                 natsConnection_ProcessReadEvent(nc);
+                if (lp->after_read != NULL)
+                    lp->after_read(lp->after_read_arg);
+            }
             if (evs[i].events & EPOLLOUT)
                 natsConnection_ProcessWriteEvent(nc);
         }
@@ -170,6 +176,12 @@ struct nats_loop *nats_loop_start(const char *thread_name, char *err, size_t err
         return NULL;
     }
     return lp;
+}
+
+void nats_loop_after_read(struct nats_loop *lp, void (*fn)(void *arg), void *arg)
+{
+    lp->after_read = fn;
+    lp->after_read_arg = arg;
 }
 
 natsStatus nats_loop_options(struct nats_loop *lp, natsOptions *opts)
