@@ -669,23 +669,31 @@ size_t row_pack(uint32_t version, const void *src, size_t size, uint8_t *out)
         size_t n = zeros_at(s, i, size, ROW_RUN_MAX);
         if (n >= ROW_ZERO_RUN_MIN) {
             if (o + 1 >= 4 + size)
-                break;
+                goto plain;
             out[o++] = (uint8_t)(0x80u | (n - 1));
             i += n;
             continue;
         }
-        size_t start = i;
-        for (n = 0; i < size && n < ROW_RUN_MAX && zeros_at(s, i, size, ROW_ZERO_RUN_MIN) < ROW_ZERO_RUN_MIN; n++)
-            i++;
+        /* literal bytes up to the next ROW_ZERO_RUN_MIN zeros (left for the next run) */
+        size_t start = i, zeros = 0;
+        for (n = 0; i < size && n < ROW_RUN_MAX;) {
+            zeros = s[i++] == 0 ? zeros + 1 : 0;
+            n++;
+            if (zeros == ROW_ZERO_RUN_MIN) {
+                i -= ROW_ZERO_RUN_MIN;
+                n -= ROW_ZERO_RUN_MIN;
+                break;
+            }
+        }
         if (o + 1 + n >= 4 + size)
-            break;
+            goto plain;
         out[o++] = (uint8_t)(n - 1);
         memcpy(out + o, s + start, n);
         o += n;
     }
-    if (i == size)
-        return o;
-    memcpy(out, &version, 4); /* no shorter than the struct: the plain layout */
+    return o;
+plain: /* runs no shorter than the struct: the plain layout */
+    memcpy(out, &version, 4);
     memcpy(out + 4, src, size);
     return 4 + size;
 }
