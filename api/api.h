@@ -81,13 +81,13 @@ struct nats_cmd;
  * out-of-memory; the caller owns the result. Main thread. */
 struct nats_cmd *nats_cmd_start(const char *url, struct sequencer *seq, char *err, size_t err_cap);
 /* Stops submitting: every message from now on is answered "91" (shutting down). Call before
- * sequencer_stop(); returns once no message callback is submitting. NULL is a no-op. */
+ * sequencer_stop(); returns once no message is being submitted. NULL is a no-op. */
 void nats_cmd_quiesce(struct nats_cmd *nc);
 /* Flushes the replies (bounded), closes the connection and frees. Call after sequencer_stop()
  * (every command submitted by the listener has completed). NULL is a no-op. */
 void nats_cmd_stop(struct nats_cmd *nc);
-/* The ledger's share of each card command answered over NATS: from the start of its message
- * callback to the publish of its reply (decision durable), refusals included. Any thread. */
+/* The ledger's share of each card command answered over NATS: from taking its message off the
+ * connection to the publish of its reply (decision durable), refusals included. Any thread. */
 struct latency_histogram;
 void nats_cmd_latency_read(const struct nats_cmd *nc, struct latency_histogram *out);
 /* Gives GET /metrics the listener's ledger_card_command_seconds; NULL (the default) leaves it out.

@@ -16,7 +16,7 @@
  *   on_done (the sequencer thread, after the batch is durable): render, publish the reply
  *       (natsConnection_Publish is thread-safe and only buffers; the event loop writes), return
  *       the job to the pool
- * Invariants: a job is owned by exactly one of {free list, message callback, sequencer} at a time;
+ * Invariants: a job is owned by exactly one of {free list, drain, sequencer} at a time;
  * the pool is allocated at start (NATS_CMD_JOBS_MAX) and an empty pool answers "91" rather than
  * growing. nats_cmd_quiesce() closes the gate to the sequencer before sequencer_stop(); every job
  * submitted before has completed when sequencer_stop() returns, so nats_cmd_stop() frees nothing
@@ -54,7 +54,7 @@ struct nats_job {
     int verb; /* enum card_verb */
     char reply[NATS_CMD_REPLY_SUBJECT_MAX + 1]; /* "" when the request wants no answer */
     char op_id[LEDGER_AUTH_ID_MAX + 1];
-    int64_t received_us; /* ledger_mono_us() when its message callback began */
+    int64_t received_us; /* ledger_mono_us() when drain took its message */
     struct nats_job *next_free;
 };
 
@@ -70,7 +70,7 @@ struct nats_cmd {
     struct nats_job *free_list;
     size_t jobs_out;
     uint64_t replies_dropped; /* atomic: publish failed (connection closed, buffer full) */
-    struct latency_histogram served; /* message callback to reply published (nats_cmd_latency_read) */
+    struct latency_histogram served; /* message taken to reply published (nats_cmd_latency_read) */
 };
 
 /* ---- the job pool ----------------------------------------------------------------------------- */

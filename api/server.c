@@ -581,7 +581,7 @@ void metrics_render(struct api_server *srv, struct reply *rep)
         struct latency_histogram served;
         nats_cmd_latency_read(srv->card_cmds, &served);
         metrics_latency(f, "ledger_card_command_seconds",
-                        "Card commands over NATS inside ledgerd: message callback to reply published.", &served);
+                        "Card commands over NATS inside ledgerd: message taken to reply published.", &served);
     }
     uint64_t lag = m.committed_seq > om.published_seq ? m.committed_seq - om.published_seq : 0;
     fprintf(f, "# TYPE ledger_outbox_published_seq gauge\nledger_outbox_published_seq %" PRIu64 "\n",
