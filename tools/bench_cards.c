@@ -3,6 +3,7 @@
  * running ledgerd (docs/CARDS.md), figures printed (never a timed test).
  *
  *   bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N] [--window W]
+ *               [--dump FILE]   (FILE: each request's scheduled time and latency, one per line)
  *
  * Set-up over HTTP: N accounts, each funded by a deposit, each with an active card. Then
  * authorizations on ledger.cmd.card.authorize, each with its own reply subject <inbox>.<i> under
@@ -349,10 +350,22 @@ static void bc_report_served(const struct bc_served *a, const struct bc_served *
            bc_bound_text(b, bc_served_quantile(a, b, 0.999), t999), b->cum[b->n - 1] - a->cum[a->n - 1]);
 }
 
+/* --dump FILE: one line per request, "<scheduled s from the first> <latency ms>" (-1: no reply),
+ * to see when the slow ones happened. */
+static bool bc_dump(const struct bc_run *b, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    for (size_t i = 0; i < b->sent; i++)
+        fprintf(f, "%.6f %.3f\n", b->sched[i] - b->sched[0], b->lat_ms[i]);
+    return fclose(f) == 0;
+}
+
 static int bc_usage(void)
 {
     fprintf(stderr, "usage: ledgerctl bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] "
-                    "[--cards N] [--window W]\n");
+                    "[--cards N] [--window W] [--dump FILE]\n");
     return 2;
 }
 
@@ -366,6 +379,7 @@ int cmd_bench_cards(int argc, char **argv)
     double seconds = (v = tool_flag(argc, argv, "--seconds", &bad)) ? strtod(v, NULL) : 10;
     size_t ncards = (v = tool_flag(argc, argv, "--cards", &bad)) ? strtoul(v, NULL, 10) : 100;
     size_t window = (v = tool_flag(argc, argv, "--window", &bad)) ? strtoul(v, NULL, 10) : 512;
+    const char *dump = tool_flag(argc, argv, "--dump", &bad);
     double rate = strcmp(rate_text, "max") == 0 ? 0 : strtod(rate_text, NULL);
     if (bad || nats_url == NULL || url == NULL || seconds <= 0 || ncards < 1 || ncards > 100000 || window < 1 ||
         (rate <= 0 && strcmp(rate_text, "max") != 0))
@@ -429,6 +443,8 @@ int cmd_bench_cards(int argc, char **argv)
     bc_report(&b, rate_text, seconds, ncards);
     if (bc_served_read(url, &served1))
         bc_report_served(&served0, &served1);
+    if (dump != NULL && !bc_dump(&b, dump))
+        fprintf(stderr, "bench cards: cannot write %s\n", dump);
     int rc = b.received > 0 ? 0 : 1;
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);

@@ -74,6 +74,7 @@ static void usage(FILE *f)
                "                                             and balance-at lookups\n"
                "  bench transfers|http|verify [options]      benchmarks (ledgerctl bench --help)\n"
                "  bench cards --nats URL --url HOST:PORT [--rate R|max] [--seconds S] [--cards N] [--window W]\n"
+               "              [--dump FILE]\n"
                "                                             card authorizations over NATS request-reply\n");
 }
 
