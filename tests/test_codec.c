@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "events/events.h"
+#include "tests/codec_fixture.h"
 
 #define SAMPLES 8
 #define HASH_TAIL_LEN 39 /* a4 "hash" c4 20 <32 bytes> */
@@ -32,27 +33,11 @@ static void fill(char *dst, size_t n, char c)
     dst[n] = '\0';
 }
 
-static struct ledger_id id_of(uint8_t tag)
-{
-    struct ledger_id id;
-    for (int i = 0; i < 16; i++)
-        id.b[i] = (uint8_t)(tag + i * 7);
-    return id;
-}
+#define id_of fixture_id
 
 static void envelope(struct event *ev, uint64_t seq, uint16_t type)
 {
-    memset(ev, 0, sizeof *ev);
-    ev->seq = seq;
-    ev->ts_ns = 1700000000123456789ll;
-    ev->type = type;
-    ev->v = 1;
-    ev->stream = id_of(1);
-    ev->stream_ver = 3;
-    ev->cmd_id = id_of(2);
-    snprintf(ev->actor, sizeof ev->actor, "user:alice");
-    for (int i = 0; i < LEDGER_HASH_LEN; i++)
-        ev->prev_hash[i] = (uint8_t)(i * 3 + 1);
+    fixture_envelope(ev, seq, type, "user:alice");
 }
 
 /* Sample i of SAMPLES: every type of LEDGER_EVENT_MAP, both transfer kinds, boundary values. */

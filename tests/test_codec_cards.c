@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "events/events.h"
+#include "tests/codec_fixture.h"
 
 #define HASH_TAIL_LEN 39     /* a4 "hash" c4 20 <32 bytes> */
 #define CALLER_JSON_CAP 4096 /* what api/routes.c, tools/verify.c and the fuzz target pass */
@@ -67,27 +68,11 @@ static void fill_control(char *dst, size_t n)
     dst[n] = '\0';
 }
 
-static struct ledger_id id_of(uint8_t tag)
-{
-    struct ledger_id id;
-    for (int i = 0; i < 16; i++)
-        id.b[i] = (uint8_t)(tag + i * 7);
-    return id;
-}
+#define id_of fixture_id
 
 static void envelope(struct event *ev, uint64_t seq, uint16_t type)
 {
-    memset(ev, 0, sizeof *ev);
-    ev->seq = seq;
-    ev->ts_ns = 1700000000123456789ll;
-    ev->type = type;
-    ev->v = 1;
-    ev->stream = id_of(1);
-    ev->stream_ver = 3;
-    ev->cmd_id = id_of(2);
-    snprintf(ev->actor, sizeof ev->actor, "api:public");
-    for (int i = 0; i < LEDGER_HASH_LEN; i++)
-        ev->prev_hash[i] = (uint8_t)(i * 3 + 1);
+    fixture_envelope(ev, seq, type, "api:public");
 }
 
 /* Every list full, extreme amounts and counts; flip swaps the booleans and the lists. */

@@ -21,18 +21,13 @@
 #include <string.h>
 
 #include "events/events.h"
+#include "tests/codec_fixture.h"
 
 #define HEX_MAX (2 * LEDGER_RECORD_BYTES_MAX + 1)
 
 /* ---- builders ------------------------------------------------------------------------------ */
 
-static struct ledger_id id_of(uint8_t tag)
-{
-    struct ledger_id id;
-    for (int i = 0; i < 16; i++)
-        id.b[i] = (uint8_t)(tag + i * 7);
-    return id;
-}
+#define id_of fixture_id
 
 /* n bytes of dst: the pattern repeated (cut at n), then the NUL. */
 static void fill(char *dst, size_t n, const char *pattern)
@@ -48,17 +43,7 @@ static void fill(char *dst, size_t n, const char *pattern)
 
 static void envelope(struct event *ev, uint64_t seq, uint16_t type)
 {
-    memset(ev, 0, sizeof *ev);
-    ev->seq = seq;
-    ev->ts_ns = 1700000000123456789ll;
-    ev->type = type;
-    ev->v = 1;
-    ev->stream = id_of(1);
-    ev->stream_ver = 3;
-    ev->cmd_id = id_of(2);
-    snprintf(ev->actor, sizeof ev->actor, "user:alice");
-    for (int i = 0; i < LEDGER_HASH_LEN; i++)
-        ev->prev_hash[i] = (uint8_t)(i * 3 + 1);
+    fixture_envelope(ev, seq, type, "user:alice");
 }
 
 /* Envelopes on account.closed: every integer width of seq, ts_ns and stream_ver, actor empty and
