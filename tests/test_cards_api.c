@@ -292,6 +292,27 @@ Test(cards, nats_commands_resume_after_a_nats_restart)
     cr_expect_eq(api_balance(&d, account, "available"), 7000);
 }
 
+/* ledgerd started while nats-server is down serves HTTP at once and takes card commands over
+ * NATS as soon as the server is up (its first connect is retried in the background). */
+Test(cards, nats_commands_once_nats_comes_up_after_ledgerd)
+{
+    char account[37], card[37], body[512];
+    make_card(10000, account, card);
+    cr_assert_eq(ledgerd_stop(&d), 0);
+    natsConnection_Destroy(nc);
+    nc = NULL;
+    nats_harness_stop(&nh);
+    cr_assert(ledgerd_start(&d, data, nh.url), "ledgerd starts without NATS");
+    cr_expect_eq(api_balance(&d, account, "available"), 10000);
+    cr_assert(nats_harness_restart(&nh));
+    cr_assert_eq(natsConnection_ConnectTo(&nc, nh.url), NATS_OK);
+    auth_body(body, sizeof body, "auth-late-nats", card, 2500, NULL);
+    json_t *rep = nats_req("ledger.cmd.card.authorize", body); /* no responders until ledgerd connects */
+    cr_expect_str_eq(jstr(rep, "response_code"), "00", "%s", json_dumps(rep, 0));
+    cr_expect_eq(jint(rep, "available"), 7500);
+    json_decref(rep);
+}
+
 /* The same request over HTTP: 200 with the same reply fields; insufficient funds is a decline
  * "51" (a result, not an error); partial_allowed approves what is available with "10". */
 Test(cards, authorize_over_http)
