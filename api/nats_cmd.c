@@ -102,15 +102,13 @@ static void job_put(struct nats_cmd *l, struct nats_job *j)
 
 static void publish_reply(struct nats_cmd *l, const struct nats_job *j, enum ledger_err err, const char *field)
 {
-    if (j->reply[0] == '\0') {
-        latency_histogram_add(&l->served, ledger_mono_us() - j->received_us);
-        return;
+    if (j->reply[0] != '\0') { /* else the request wants no answer */
+        char out[NATS_CMD_REPLY_BYTES_MAX];
+        size_t n = card_nats_reply_render(&j->cmd, j->verb, j->op_id, err, field, out, sizeof out);
+        LEDGER_ASSERT(n > 0); /* every field is bounded: the largest answer fits */
+        if (natsConnection_Publish(l->nc, j->reply, out, (int)n) != NATS_OK)
+            __atomic_add_fetch(&l->replies_dropped, 1, __ATOMIC_RELAXED);
     }
-    char out[NATS_CMD_REPLY_BYTES_MAX];
-    size_t n = card_nats_reply_render(&j->cmd, j->verb, j->op_id, err, field, out, sizeof out);
-    LEDGER_ASSERT(n > 0); /* every field is bounded: the largest answer fits */
-    if (natsConnection_Publish(l->nc, j->reply, out, (int)n) != NATS_OK)
-        __atomic_add_fetch(&l->replies_dropped, 1, __ATOMIC_RELAXED);
     latency_histogram_add(&l->served, ledger_mono_us() - j->received_us);
 }
 

@@ -96,9 +96,7 @@ enum outbox_step { STEP_OK, STEP_RETRY, STEP_REFUSED };
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ledger_mono_us() / 1000;
 }
 
 static void cond_wait_until(struct outbox *ob, int64_t until_ms)

@@ -355,6 +355,25 @@ bool api_open_account(const struct ledgerd *d, const char *holder, const char *c
     return ok && strlen(out) == 36;
 }
 
+bool api_active_card(const struct ledgerd *d, const char *account, const char *type, const char *name_on_card,
+                     char *out)
+{
+    char body[256], path[128];
+    snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"type\":\"%s\",\"brand\":\"VISA\",\"name_on_card\":\"%s\"}",
+             account, type, name_on_card);
+    struct http_resp r;
+    bool ok = http_do(d, "POST", "/v1/cards", body, NULL, &r) && r.status == 201;
+    if (ok)
+        snprintf(out, 37, "%s", resp_str(&r, "id"));
+    http_resp_free(&r);
+    if (!ok || strlen(out) != 36)
+        return false;
+    snprintf(path, sizeof path, "/v1/cards/%s/activate", out);
+    ok = http_do(d, "POST", path, NULL, NULL, &r) && r.status == 200 && strcmp(resp_str(&r, "state"), "active") == 0;
+    http_resp_free(&r);
+    return ok;
+}
+
 bool api_deposit(const struct ledgerd *d, const char *account, long long amount, const char *currency)
 {
     char body[256];

@@ -75,6 +75,10 @@ bool api_open_account(const struct ledgerd *d, const char *holder, const char *c
                       char *out);
 /* Deposits amount into account; true on 201. */
 bool api_deposit(const struct ledgerd *d, const char *account, long long amount, const char *currency);
+/* Issues a VISA card of type ("virtual"|"physical") with name_on_card on account and activates
+ * it; its id into out (37 bytes). true when both answered (201, then 200 with state "active"). */
+bool api_active_card(const struct ledgerd *d, const char *account, const char *type, const char *name_on_card,
+                     char *out);
 /* Posted balance of account (LLONG_MIN on error). */
 long long api_balance(const struct ledgerd *d, const char *account, const char *which);
 

@@ -86,20 +86,7 @@ static void make_card(long long deposit, char account[37], char card[37])
     cr_assert(api_open_account(&d, "cardholder", "EUR", 0, account));
     if (deposit > 0)
         cr_assert(api_deposit(&d, account, deposit, "EUR"));
-    char body[256], path[128];
-    snprintf(body, sizeof body,
-             "{\"account_id\":\"%s\",\"type\":\"virtual\",\"brand\":\"VISA\",\"name_on_card\":\"ADA LOVELACE\"}",
-             account);
-    struct http_resp r;
-    cr_assert(http_do(&d, "POST", "/v1/cards", body, NULL, &r));
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(card, 37, "%s", resp_str(&r, "id"));
-    http_resp_free(&r);
-    snprintf(path, sizeof path, "/v1/cards/%s/activate", card);
-    cr_assert(http_do(&d, "POST", path, NULL, NULL, &r));
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(resp_str(&r, "state"), "active");
-    http_resp_free(&r);
+    cr_assert(api_active_card(&d, account, "virtual", "ADA LOVELACE", card), "card issued and activated");
 }
 
 static void auth_body(char *out, size_t cap, const char *auth_id, const char *card, long long amount,
@@ -596,18 +583,7 @@ Test(cards, index_rows_across_changes_and_restart)
     cr_assert_str_eq(jstr(rep, "result"), "approved");
     json_decref(rep);
     char second[37];
-    snprintf(body, sizeof body,
-             "{\"account_id\":\"%s\",\"type\":\"physical\",\"brand\":\"VISA\",\"name_on_card\":\"ADA LOVELACE\"}",
-             account);
-    struct http_resp r;
-    cr_assert(http_do(&d, "POST", "/v1/cards", body, NULL, &r));
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(second, sizeof second, "%s", resp_str(&r, "id"));
-    http_resp_free(&r);
-    snprintf(path, sizeof path, "/v1/cards/%s/activate", second);
-    cr_assert(http_do(&d, "POST", path, NULL, NULL, &r));
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    http_resp_free(&r);
+    cr_assert(api_active_card(&d, account, "physical", "ADA LOVELACE", second), "second card issued and activated");
 
     snprintf(path, sizeof path, "/v1/accounts/%s/cards", account);
     cr_expect_eq(list_len(path, "cards"), 2, "both cards, once each");

@@ -31,16 +31,7 @@ static void setup(void)
     cr_assert(ledgerd_start(&d, data, nh.url));
     cr_assert(api_open_account(&d, "concurrent", "EUR", 0, account));
     cr_assert(api_deposit(&d, account, FUNDS, "EUR"));
-    char body[256], path[128];
-    snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"type\":\"virtual\",\"brand\":\"VISA\",\"name_on_card\":\"A B\"}",
-             account);
-    struct http_resp r;
-    cr_assert(http_do(&d, "POST", "/v1/cards", body, NULL, &r) && r.status == 201, "%s", r.body);
-    snprintf(card, sizeof card, "%s", resp_str(&r, "id"));
-    http_resp_free(&r);
-    snprintf(path, sizeof path, "/v1/cards/%s/activate", card);
-    cr_assert(http_do(&d, "POST", path, NULL, NULL, &r) && r.status == 200);
-    http_resp_free(&r);
+    cr_assert(api_active_card(&d, account, "virtual", "A B", card));
 }
 
 static void teardown(void)

@@ -49,15 +49,8 @@ Test(expiry, hold_expires_on_the_business_clock_across_restarts)
     char account[37], card[37], body[512], path[128];
     cr_assert(api_open_account(&d, "expiry", "EUR", 0, account));
     cr_assert(api_deposit(&d, account, 5000, "EUR"));
-    snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"type\":\"virtual\",\"brand\":\"VISA\",\"name_on_card\":\"E X\"}",
-             account);
+    cr_assert(api_active_card(&d, account, "virtual", "E X", card));
     struct http_resp r;
-    cr_assert(http_do(&d, "POST", "/v1/cards", body, NULL, &r) && r.status == 201, "%s", r.body);
-    snprintf(card, sizeof card, "%s", resp_str(&r, "id"));
-    http_resp_free(&r);
-    snprintf(path, sizeof path, "/v1/cards/%s/activate", card);
-    cr_assert(http_do(&d, "POST", path, NULL, NULL, &r) && r.status == 200);
-    http_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"authorization_id\":\"exp-1\",\"card_id\":\"%s\",\"amount\":1200,\"currency\":\"EUR\","
              "\"merchant\":{\"name\":\"Hotel\",\"mcc\":7011,\"country\":\"FR\",\"id\":\"h1\"},\"channel\":\"POS\","

@@ -275,17 +275,8 @@ Test(read_side, pending_shows_card_hold)
     char account[37], card[37], body[512];
     cr_assert(api_open_account(&d, "cardholder", "EUR", 0, account));
     cr_assert(api_deposit(&d, account, 10000, "EUR"));
-    snprintf(body, sizeof body, "{\"account_id\":\"%s\",\"type\":\"virtual\",\"brand\":\"VISA\",\"name_on_card\":\"ADA\"}",
-             account);
+    cr_assert(api_active_card(&d, account, "virtual", "ADA", card));
     struct http_resp r;
-    cr_assert(http_do(&d, "POST", "/v1/cards", body, NULL, &r));
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(card, sizeof card, "%s", resp_str(&r, "id"));
-    http_resp_free(&r);
-    snprintf(body, sizeof body, "/v1/cards/%s/activate", card);
-    cr_assert(http_do(&d, "POST", body, NULL, NULL, &r));
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    http_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"authorization_id\":\"auth-read-1\",\"card_id\":\"%s\",\"amount\":1234,\"currency\":\"EUR\","
              "\"merchant\":{\"name\":\"Corner Shop\",\"mcc\":5411,\"country\":\"FR\",\"id\":\"m-42\"},"
