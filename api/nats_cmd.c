@@ -71,6 +71,7 @@ struct nats_cmd {
     size_t jobs_out;
     uint64_t replies_dropped; /* atomic: publish failed (connection closed, buffer full) */
     struct latency_histogram served; /* message taken to reply published (nats_cmd_latency_read) */
+    struct nats_msg_retire retired;  /* handled messages; drain's thread, then listener_free */
 };
 
 /* ---- the job pool ----------------------------------------------------------------------------- */
@@ -218,7 +219,7 @@ static void drain(void *arg)
         pthread_mutex_lock(&l->gate);
         handle(l, msg);
         pthread_mutex_unlock(&l->gate);
-        natsMsg_Destroy(msg);
+        nats_msg_retire(&l->retired, msg); /* handle copied what it needs */
     }
 }
 
@@ -293,6 +294,7 @@ static natsStatus dial(struct nats_cmd *l, const char *url)
 static void listener_free(struct nats_cmd *l)
 {
     nats_loop_stop(l->loop);
+    nats_msg_retire_flush(&l->retired);
     natsSubscription_Destroy(l->sub);
     natsConnection_Destroy(l->nc);
     pthread_mutex_destroy(&l->gate);

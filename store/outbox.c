@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/nats_retire.h"
 #include "store/outbox.h"
 
 #define OUTBOX_CONNECT_TIMEOUT_MS 1000 /* natsOptions_SetTimeout: TCP connect + INFO/CONNECT */
@@ -60,6 +61,7 @@ _Static_assert(OUTBOX_ACK_SLICE_MS < LEDGER_OUTBOX_ACK_WAIT_MS, "an ack wait hol
 
 struct outbox {
     struct store *st;
+    struct nats_msg_retire retired; /* published messages; empty outside outbox_publish_window */
     bool enabled;
     char *url;
     char url_shown[256]; /* the URL for logs, credentials redacted */
@@ -445,7 +447,7 @@ static enum outbox_step outbox_publish_one(struct outbox *ob, uint64_t seq, cons
         s = outbox_set_headers(ob, msg, &ev);
     if (s == NATS_OK)
         s = ack ? js_PublishMsgAsync(ob->js, &msg, NULL) : natsConnection_PublishMsg(ob->nc, msg);
-    natsMsg_Destroy(msg); /* NULL (a no-op) when the library took it */
+    nats_msg_retire(&ob->retired, msg); /* NULL (a no-op) when the library took it */
     if (s != NATS_OK) {
         outbox_problem(ob, "lost NATS connection while publishing ledger seq %" PRIu64 ": %s; the ledger "
                        "keeps working; reconnecting", seq, natsStatus_GetText(s));
@@ -522,6 +524,7 @@ static enum outbox_step outbox_publish_window(struct outbox *ob, uint64_t commit
         step = outbox_publish_one(ob, seq, val, vlen, seq == to);
     }
     store_iter_free(it);
+    nats_msg_retire_flush(&ob->retired); /* the window's messages in one go */
     if (step == STEP_OK && !outbox_wait_acks(ob))
         step = STEP_RETRY;
     if (step != STEP_OK)
