@@ -173,15 +173,17 @@ static bool access_data_valid(const struct event *ev)
     }
 }
 
-/* What the encoder checks before writing a data map and the decoder after reading one. */
+/* What the encoder checks before writing a data map and the decoder after reading one: a record
+ * the decoder would refuse is never written (event_encode returns 0 and the sequencer stops rather
+ * than put into the log an event that replay could not read). */
 static bool data_valid(const struct event *ev)
 {
     switch ((enum event_type)ev->type) {
-    case EVENT_ACCOUNT_OPENED:
+    case EVENT_ACCOUNT_OPENED: return ev->data.opened.overdraft_limit_minor >= 0;
+    case EVENT_TRANSFER_EXECUTED: return ev->data.transfer.amount_minor > 0;
     case EVENT_ACCOUNT_BLOCKED:
     case EVENT_ACCOUNT_UNBLOCKED:
-    case EVENT_ACCOUNT_CLOSED:
-    case EVENT_TRANSFER_EXECUTED: return true;
+    case EVENT_ACCOUNT_CLOSED: return true;
     case EVENT_STATEMENT_PERIOD_CLOSED:
         return ev->data.period_closed.period[0] != '\0' && ev->data.period_closed.start_ns < ev->data.period_closed.end_ns;
     case EVENT_CLIENT_REGISTERED:
@@ -190,17 +192,6 @@ static bool data_valid(const struct event *ev)
     case EVENT_THIRD_PARTY_REMOVED: return access_data_valid(ev);
     case EVENT_HOLDER_IDENTIFICATION_CHANGED: return ev->data.holder_identification.holder_id[0] != '\0';
     default: return card_data_valid(ev); /* events/codec_cards.c */
-    }
-}
-
-/* Refused by the decoder only: a negative overdraft limit, a transfer amount <= 0. decide()
- * rejects both before an event exists; the encoder has never checked them and still does not. */
-static bool decoded_data_valid(const struct event *ev)
-{
-    switch ((enum event_type)ev->type) {
-    case EVENT_ACCOUNT_OPENED: return ev->data.opened.overdraft_limit_minor >= 0;
-    case EVENT_TRANSFER_EXECUTED: return ev->data.transfer.amount_minor > 0;
-    default: return data_valid(ev);
     }
 }
 
@@ -588,7 +579,7 @@ static bool codec_decode_fields(const msgpack_object *o, const struct codec_fiel
 static bool decode_data(const msgpack_object *o, struct event *ev)
 {
     const struct codec_table *t = data_table(ev->type);
-    return t != NULL && codec_decode_fields(o, t->fields, t->n, &ev->data) && decoded_data_valid(ev);
+    return t != NULL && codec_decode_fields(o, t->fields, t->n, &ev->data) && data_valid(ev);
 }
 
 static bool decode_envelope(const msgpack_object *root, struct event *ev)

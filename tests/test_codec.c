@@ -865,6 +865,36 @@ Test(codec, encode_rejects_unknown_enum_values)
     }
 }
 
+Test(codec, encode_rejects_what_the_decoder_refuses)
+{
+    /* Proves the encoder and the decoder apply the same value rules: a negative overdraft limit and
+     * a transfer amount of 0 or below are refused by event_encode (0) instead of being written as a
+     * record that replay could not read; the limits next to them (overdraft 0, amount 1) encode and
+     * decode back. */
+    struct {
+        int sample;
+        int64_t value;
+        bool ok;
+    } cases[] = {{1, -1, false}, {1, INT64_MIN, false}, {1, 0, true},
+                 {5, 0, false},  {5, -1, false},        {5, 1, true}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct event ev, back;
+        uint8_t buf[LEDGER_RECORD_BYTES_MAX];
+        sample_event(cases[k].sample, &ev);
+        if (cases[k].sample == 1)
+            ev.data.opened.overdraft_limit_minor = cases[k].value;
+        else
+            ev.data.transfer.amount_minor = cases[k].value;
+        size_t len = event_encode(&ev, buf, sizeof buf);
+        if (!cases[k].ok) {
+            cr_assert_eq(len, 0, "case %zu: value %lld encoded", k, (long long)cases[k].value);
+            continue;
+        }
+        cr_assert_gt(len, 0, "case %zu", k);
+        cr_assert_eq(event_decode(buf, len, &back), LEDGER_ERR_OK, "case %zu", k);
+    }
+}
+
 /* ---- JSON ------------------------------------------------------------------------------------- */
 
 static json_t *render(const struct event *ev, size_t *len_out)
