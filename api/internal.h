@@ -10,8 +10,8 @@
 #include <stdbool.h>
 
 #include "api/api.h"
-#include "store/nats_retire.h"
 #include "commands/commands.h"
+#include "store/nats_retire.h"
 
 #define API_URL_MAX 512
 
@@ -240,7 +240,6 @@ natsStatus nats_loop_options(struct nats_loop *lp, natsOptions *opts);
  * their subscriptions). Before connecting. */
 void nats_loop_after_read(struct nats_loop *lp, void (*fn)(void *arg), void *arg);
 void nats_loop_stop(struct nats_loop *lp);
-
 
 /* The ISO 8583 response code an error maps to ("12" invalid transaction, "13" invalid amount,
  * "14" no such card, "91" issuer inoperative, "96" system error, ...). Static string. */

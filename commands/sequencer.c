@@ -342,10 +342,11 @@ static void stage_hand_off(struct sequencer *s)
 }
 
 /* Decider: true when the filled current stage is best committed on this thread. That is when the
- * committer holds nothing (every stage before is on disk, so the order of commits is kept) and no
- * command is waiting (there is nothing to decide while the disk syncs). A hand-off costs two
- * thread wake-ups per batch, a few microseconds of CPU each on a virtual machine, and at light
- * load it overlaps nothing. Under load the queue is rarely empty and stages are handed off. */
+ * committer holds nothing (every stage before is on disk, so the order of commits is kept) and the
+ * load is light: this stage, the one before it, and this stage plus the commands waiting are each
+ * at most SEQUENCER_HERE_COMMANDS_MAX (little to decide while the disk syncs). A hand-off costs
+ * two thread wake-ups per batch, a few microseconds of CPU each on a virtual machine, and at light
+ * load it overlaps next to nothing. Under load the batches are larger and stages are handed off. */
 static bool stage_commit_here(struct sequencer *s)
 {
     if (s->hand_off_always || s->cur->n > SEQUENCER_HERE_COMMANDS_MAX || s->other->n > SEQUENCER_HERE_COMMANDS_MAX)

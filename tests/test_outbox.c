@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/nats_retire.h"
 #include "store/outbox.h"
 #include "store/store.h"
 #include "tests/nats_harness.h"
@@ -574,4 +575,26 @@ Test(outbox, stop_is_bounded_when_nats_is_unreachable, .timeout = 15)
     cr_assert_lt(took, OUTBOX_STOP_WAIT_MS + 1500, "outbox_stop took %" PRId64 " ms", took);
     nats_harness_release(&h);
     fixture_close(&f);
+}
+
+Test(outbox, retired_messages_are_destroyed_in_batches)
+{
+    /* Proves the retire list keeps what it is given until NATS_MSG_RETIRE_MAX are held, destroys
+     * them all at once then (the list is empty again), ignores NULL (a message the library took),
+     * and destroys the rest on flush; under ASan, every message is freed exactly once. */
+    cr_assert_eq(nats_Open(-1), NATS_OK); /* the library's collector thread destroys them */
+    struct nats_msg_retire r = {0};
+    for (int i = 0; i < 2 * NATS_MSG_RETIRE_MAX + 3; i++) {
+        natsMsg *m = NULL;
+        cr_assert_eq(natsMsg_Create(&m, "ledger.events.test.retired", NULL, "x", 1), NATS_OK);
+        nats_msg_retire(&r, m);
+        nats_msg_retire(&r, NULL);
+        cr_assert_eq(r.n, (size_t)(i + 1) % NATS_MSG_RETIRE_MAX, "after %d messages", i + 1);
+    }
+    cr_assert_eq(r.n, 3);
+    nats_msg_retire_flush(&r);
+    cr_assert_eq(r.n, 0);
+    nats_msg_retire_flush(&r); /* nothing held: a no-op */
+    cr_assert_eq(r.n, 0);
+    nats_Close();
 }

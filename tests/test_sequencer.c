@@ -395,6 +395,26 @@ static void pair_done(struct cmd *c)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* n account openings named <prefix>0.. for holder, each completing into w. */
+static void open_cmds(struct cmd *c, int n, const char *prefix, const char *holder, struct pair_wait *w)
+{
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%s%d", prefix, i);
+        open_cmd(&c[i], name, holder);
+        c[i].done = pair_done;
+        c[i].ctx = w;
+    }
+}
+
+static void pair_wait_for(struct pair_wait *w, int n)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->done < n)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
 Test(sequencer, idempotency_concurrent_same_key)
 {
     /* Proves two commands with the same key and request submitted together (before either is
@@ -491,13 +511,7 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     enum { LATE = 5 };
     struct cmd c[LATE];
     struct pair_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    for (int i = 0; i < LATE; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "L%d", i);
-        open_cmd(&c[i], name, "holder-open");
-        c[i].done = pair_done;
-        c[i].ctx = &w;
-    }
+    open_cmds(c, LATE, "L", "holder-open", &w);
     pthread_mutex_lock(&g.mu);
     g.hold = true;
     g.entered = false; /* A's commit passed through it */
@@ -524,10 +538,7 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     g.hold = false;
     pthread_cond_broadcast(&g.cv);
     pthread_mutex_unlock(&g.mu);
-    pthread_mutex_lock(&w.mu);
-    while (w.done < LATE)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
+    pair_wait_for(&w, LATE);
     cr_assert_eq(metric_commits(&f, NULL), commits_held + 1, "L1..L4 in one commit after L0's");
     for (int i = 0; i < LATE; i++) {
         cr_assert_eq(c[i].result, LEDGER_ERR_OK, "L%d: %s", i, ledger_err_name(c[i].result));
@@ -586,20 +597,11 @@ Test(sequencer, commits_on_the_decider_when_idle_hands_off_when_commands_wait, .
 
     struct cmd burst[BURST];
     struct pair_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    for (int i = 0; i < BURST; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "B%d", i);
-        open_cmd(&burst[i], name, "holder-switch");
-        burst[i].done = pair_done;
-        burst[i].ctx = &w;
-    }
+    open_cmds(burst, BURST, "B", "holder-switch", &w);
     struct burst_clock bc = {f.seq, burst, BURST, false, 0};
     sequencer_set_clock(f.seq, burst_clock_now, &bc);
     exec_open(&f, "T", "holder-switch");
-    pthread_mutex_lock(&w.mu);
-    while (w.done < BURST)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
+    pair_wait_for(&w, BURST);
     sequencer_metrics_read(f.seq, &m2);
     uint64_t commits = m2.commits - m1.commits, here = m2.commits_on_decider - m1.commits_on_decider;
     cr_log_info("burst: %llu commits, %llu of them on the decider", (unsigned long long)commits,
