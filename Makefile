@@ -3,6 +3,7 @@ SHELL := /bin/bash
 #   make            bin/ledgerd bin/ledgerctl
 #   make test       installs missing Debian packages, builds, runs every test (unit + integration)
 #   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan       ledgerd and ledgerctl under ThreadSanitizer, driven by the integration tests
 #   make bench      the benchmarks (durable writes), figures printed
 #   make lint       clang-tidy; make format: clang-format -i
 FLAVOR ?= release
@@ -18,6 +19,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wwrite-strings
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -MMD -MP -I.
 ifeq ($(FLAVOR),asan)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(FLAVOR),tsan)
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
 else ifeq ($(FLAVOR),fuzz)
 CC := clang
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -38,7 +41,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTLIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
 
-.PHONY: all deps test asan fuzz bench lint format clean
+.PHONY: all deps test asan tsan fuzz bench lint format clean
 all: $(BIN)/ledgerd $(BIN)/ledgerctl
 
 deps:
@@ -77,6 +80,19 @@ test: deps
 # 96 bytes in test_outbox, which LeakSanitizer rightly reports as a failing exit status.
 asan: deps
 	@TEST_JOBS=1 $(MAKE) --no-print-directory FLAVOR=asan test
+
+# ThreadSanitizer: ledgerd and ledgerctl built with -fsanitize=thread (build/tsan/bin), started by
+# the integration tests (release build) that drive them over HTTP and NATS. criterion itself does not
+# start under TSan (Snaipe/Criterion#274), so the threads of the unit tests are left to asan. A race
+# report makes ledgerd exit with 66 and the test's ledgerd_stop() fail, printing the report.
+# tests/tsan/suppressions.txt names the uninstrumented libraries whose own atomics TSan cannot see.
+TSAN_TESTS := $(patsubst tests/%.c,%,$(shell grep -l 'ledgerd_start' tests/test_*.c))
+tsan: deps
+	@$(MAKE) --no-print-directory FLAVOR=tsan all
+	@$(MAKE) --no-print-directory all $(TSAN_TESTS:%=build/release/tests/%)
+	@TSAN_OPTIONS="halt_on_error=0 suppressions=$(abspath tests/tsan/suppressions.txt)" TEST_JOBS=1 \
+	  LEDGERD_BIN=$(abspath build/tsan/bin/ledgerd) LEDGERCTL_BIN=$(abspath build/tsan/bin/ledgerctl) \
+	  SHARED_DIR=$(abspath ../shared) bash scripts/run-tests.sh $(TSAN_TESTS:%=build/release/tests/%)
 
 # libFuzzer targets (clang), one per decoder of untrusted bytes: FUZZ_SECONDS each, seeds in
 # tests/fuzz/corpus_<target>/ (new finds go to build/fuzz/corpus_<target>/).

@@ -120,9 +120,12 @@ struct request {
     size_t body_len, body_cap;
     bool too_large;
     bool submitted;
-    bool completed; /* set by the sequencer's done() before resuming */
     bool answer_after_resume; /* refused at submit (busy): queue r->reply on the next call */
     struct reply reply;
+    /* Set by the sequencer's done() before resuming, on the sequencer's thread: accessed with
+     * __atomic builtins, and kept apart from the flags above (a load the compiler widens over
+     * them must not take it along). */
+    _Alignas(8) bool completed;
     struct cmd cmd;
     struct transfer_item one; /* the item of a single transfer or deposit */
     /* cards: the processor's authorization id from the path, and its capture/reversal/refund id

@@ -671,9 +671,10 @@ void route_read(struct request *r)
     case ROUTE_TRANSFER_GET: return read_transfer(r);
     case ROUTE_EVENTS: return read_events(r);
     case ROUTE_HEALTHZ: return reply_json(&r->reply, 200, json_pack("{s:s}", "status", "ok"));
-    case ROUTE_READYZ:
-        return reply_json(&r->reply, r->srv->ready ? 200 : 503,
-                          json_pack("{s:s}", "status", r->srv->ready ? "ready" : "not ready"));
+    case ROUTE_READYZ: {
+        bool ready = __atomic_load_n(&r->srv->ready, __ATOMIC_RELAXED); /* api_set_ready, api_quiesce */
+        return reply_json(&r->reply, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not ready"));
+    }
     case ROUTE_METRICS: return metrics_render(r->srv, &r->reply);
     default:
         if (ROUTE_IS_CARD(r->route))

@@ -243,7 +243,7 @@ static enum MHD_Result queue_reply(struct request *r)
 static void on_done(struct cmd *c)
 {
     struct request *r = c->ctx;
-    r->completed = true;
+    __atomic_store_n(&r->completed, true, __ATOMIC_RELEASE); /* the command's results before it */
     MHD_resume_connection(r->conn);
 }
 
@@ -343,13 +343,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->submitted && !r->completed)
+    bool completed = __atomic_load_n(&r->completed, __ATOMIC_ACQUIRE);
+    if (r->submitted && !completed)
         return MHD_YES; /* spurious call while suspended */
     if (r->answer_after_resume) {
         r->answer_after_resume = false;
         return queue_reply(r);
     }
-    if (r->submitted && r->completed) {
+    if (r->submitted && completed) {
         if (r->cmd.idem_replayed)
             reply_text(&r->reply, r->cmd.idem_status, "application/json", r->cmd.idem_body, r->cmd.idem_body_len);
         else if (ROUTE_IS_ACCESS(r->route))
@@ -393,7 +394,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct request *r = *con_cls;
     if (r == NULL)
         return;
-    LEDGER_ASSERT(!r->submitted || r->completed); /* never free a command the sequencer holds */
+    LEDGER_ASSERT(!r->submitted || __atomic_load_n(&r->completed, __ATOMIC_ACQUIRE)); /* never free a command
+                                                                                           the sequencer holds */
     explicit_bzero(r->client_secret, sizeof r->client_secret); /* shown once, then gone */
     free(r->reply.body);
     free(r->body);
@@ -504,7 +506,7 @@ uint16_t api_port(const struct api_server *srv)
 
 void api_quiesce(struct api_server *srv)
 {
-    srv->ready = false;
+    __atomic_store_n(&srv->ready, false, __ATOMIC_RELAXED);
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -520,12 +522,12 @@ void api_stop(struct api_server *srv)
 
 void api_metrics_card_commands(struct api_server *srv, const struct nats_cmd *nc)
 {
-    srv->card_cmds = nc;
+    __atomic_store_n(&srv->card_cmds, nc, __ATOMIC_RELEASE); /* /metrics may be serving already */
 }
 
 void api_set_ready(struct api_server *srv, bool ready)
 {
-    srv->ready = ready;
+    __atomic_store_n(&srv->ready, ready, __ATOMIC_RELAXED);
 }
 
 /* ---- metrics (Prometheus text format 0.0.4) --------------------------------------------------- */
@@ -579,9 +581,10 @@ void metrics_render(struct api_server *srv, struct reply *rep)
     fprintf(f, "# TYPE ledger_queue_depth gauge\nledger_queue_depth %" PRIu64 "\n", m.queue_depth);
     fprintf(f, "# TYPE ledger_committed_seq gauge\nledger_committed_seq %" PRIu64 "\n", m.committed_seq);
     metrics_histograms(f, &m);
-    if (srv->card_cmds != NULL) {
+    const struct nats_cmd *card_cmds = __atomic_load_n(&srv->card_cmds, __ATOMIC_ACQUIRE);
+    if (card_cmds != NULL) {
         struct latency_histogram served;
-        nats_cmd_latency_read(srv->card_cmds, &served);
+        nats_cmd_latency_read(card_cmds, &served);
         metrics_latency(f, "ledger_card_command_seconds",
                         "Card commands over NATS inside ledgerd: message taken to reply published.", &served);
     }
