@@ -394,8 +394,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct request *r = *con_cls;
     if (r == NULL)
         return;
-    LEDGER_ASSERT(!r->submitted || __atomic_load_n(&r->completed, __ATOMIC_ACQUIRE)); /* never free a command
-                                                                                           the sequencer holds */
+    bool completed = __atomic_load_n(&r->completed, __ATOMIC_ACQUIRE);
+    LEDGER_ASSERT(!r->submitted || completed); /* never free a command the sequencer holds */
     explicit_bzero(r->client_secret, sizeof r->client_secret); /* shown once, then gone */
     free(r->reply.body);
     free(r->body);
