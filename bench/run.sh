@@ -36,7 +36,9 @@ echo "## in-process sequencer + RocksDB (group commit, sync=true)"
 for b in 8190 100 1; do "$CTL" bench transfers --batch "$b" --seconds "$SECS"; done
 
 nport=$(free_port); hport=$(free_port)
-nats-server -a 127.0.0.1 -p "$nport" -js -sd "$tmp/nats" >"$tmp/nats.log" 2>&1 & nats_pid=$!
+nats_procs=${NATS_GOMAXPROCS:-$(( $(nproc) <= 2 ? 1 : $(nproc) ))} # as scripts/run-service.sh
+echo "## nats-server with GOMAXPROCS=$nats_procs"
+GOMAXPROCS=$nats_procs nats-server -a 127.0.0.1 -p "$nport" -js -sd "$tmp/nats" >"$tmp/nats.log" 2>&1 & nats_pid=$!
 start_ledgerd "$tmp/data" "nats://127.0.0.1:$nport"
 
 echo "## HTTP API (ledgerd with the JetStream outbox on)"

@@ -9,8 +9,12 @@ bash scripts/deps.sh
 make -s
 mkdir -p data
 nats_pid=""
+# On two cores or fewer, shared with ledgerd, nats-server's Go runtime gets one processor: its
+# idle threads otherwise spin for work on the core ledgerd answers on (docs/BENCHMARKS.md, fifth
+# round: nats-server 48% -> 39% of a core at 10,000 card authorizations/s). NATS_GOMAXPROCS overrides.
+nats_procs=${NATS_GOMAXPROCS:-$(( $(nproc) <= 2 ? 1 : $(nproc) ))}
 if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
-  nats-server -a 127.0.0.1 -p 4222 -js -sd data/nats >data/nats.log 2>&1 &
+  GOMAXPROCS=$nats_procs nats-server -a 127.0.0.1 -p 4222 -js -sd data/nats >data/nats.log 2>&1 &
   nats_pid=$!
   for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 0.1; done
   echo "run: started nats-server (pid $nats_pid, log data/nats.log)"
