@@ -575,8 +575,6 @@ void metrics_render(struct api_server *srv, struct reply *rep)
     fprintf(f, "# TYPE ledger_events_appended_total counter\nledger_events_appended_total %" PRIu64 "\n",
             m.events_appended);
     fprintf(f, "# TYPE ledger_commits_total counter\nledger_commits_total %" PRIu64 "\n", m.commits);
-    fprintf(f, "# TYPE ledger_commits_decider_total counter\nledger_commits_decider_total %" PRIu64 "\n",
-            m.commits_on_decider);
     fprintf(f, "# TYPE ledger_commands_total counter\nledger_commands_total %" PRIu64 "\n", m.commands);
     fprintf(f, "# TYPE ledger_queue_depth gauge\nledger_queue_depth %" PRIu64 "\n", m.queue_depth);
     fprintf(f, "# TYPE ledger_committed_seq gauge\nledger_committed_seq %" PRIu64 "\n", m.committed_seq);

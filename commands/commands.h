@@ -317,7 +317,6 @@ unsigned latency_histogram_quantile_us(const struct latency_histogram *h, double
 struct sequencer_metrics {
     uint64_t events_appended;
     uint64_t commits;
-    uint64_t commits_on_decider; /* of commits: made by the decider itself, at light load (no hand-off) */
     uint64_t commands;
     uint64_t queue_depth;
     uint64_t committed_seq;
@@ -344,9 +343,6 @@ void sequencer_metrics_read(struct sequencer *s, struct sequencer_metrics *out);
 void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *seconds);
 /* Sets a clock for tests (Unix ns); NULL = CLOCK_REALTIME. Before any submit. */
 void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg);
-/* Tests: always hand stages to the committer thread, as under load, never committing on the
- * decider at light load (the two-stage pipeline on demand). Before any submit. */
-void sequencer_set_hand_off_always(struct sequencer *s, bool always);
 
 /* ---- the business clock ------------------------------------------------------------------------
  * Time enters the ledger through one clock, read by the sequencer for each command. realtime: the

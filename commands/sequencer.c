@@ -10,10 +10,7 @@
  *              head into the stage's ONE WriteBatch -> hand the stage to the committer.
  *   committer: commit the stage with sync=true -> publish metrics, notify the outbox -> call done()
  *              of each command -> free the stage.
- * So batch k+1 is decided while batch k is being fsync'd. At light load there is nothing to overlap:
- * when the committer holds nothing and at most SEQUENCER_HERE_COMMANDS_MAX commands are at hand, the
- * decider commits the stage itself (stage_commit_here), which saves the two thread wake-ups of a
- * hand-off per batch; under load, stages go to the committer. A stage handed over but not yet taken
+ * So batch k+1 is decided while batch k is being fsync'd. A stage handed over but not yet taken
  * (the committer is still busy with the one before) stays open: commands that arrive meanwhile are
  * decided into it too (the decider marks it `appending` while it adds, and the committer takes it
  * only when it is not), so they ride on the next fsync instead of waiting for the one after.
@@ -33,9 +30,6 @@
 #include "store/store.h"
 
 #define IDEM_HEADER_BYTES (LEDGER_HASH_LEN + 8 + 2)
-/* Light load, where the decider commits a stage itself (stage_commit_here): the committer idle, the
- * previous stage and this one plus the commands waiting at most this many. */
-#define SEQUENCER_HERE_COMMANDS_MAX 8
 
 const unsigned latency_us_bounds[LATENCY_BOUNDS] = {50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 5000, 10000};
 
@@ -76,7 +70,6 @@ struct sequencer {
     int64_t (*clock)(void *arg);
     void *clock_arg;
     int64_t last_now;
-    bool hand_off_always; /* tests: never commit on the decider (sequencer_set_hand_off_always) */
     struct store_head head; /* the decider's head: ahead of the disk by at most one stage */
     /* scratch, allocated once */
     struct stage stages[2];
@@ -320,13 +313,6 @@ static void stage_fill(struct sequencer *s, struct stage *sg, const struct stage
     sg->head_seq = s->head.seq;
 }
 
-/* Decider: the filled current stage becomes the last one handed over; the other is filled next. */
-static void stage_rotate(struct sequencer *s)
-{
-    s->other = s->cur;
-    s->cur = s->cur == &s->stages[0] ? &s->stages[1] : &s->stages[0];
-}
-
 /* Decider: hands the filled current stage to the committer (after the one before was taken). */
 static void stage_hand_off(struct sequencer *s)
 {
@@ -338,28 +324,8 @@ static void stage_hand_off(struct sequencer *s)
     s->to_commit = sg;
     pthread_cond_broadcast(&s->commit_cv);
     pthread_mutex_unlock(&s->commit_mu);
-    stage_rotate(s);
-}
-
-/* Decider: true when the filled current stage is best committed on this thread. That is when the
- * committer holds nothing (every stage before is on disk, so the order of commits is kept) and the
- * load is light: this stage, the one before it, and this stage plus the commands waiting are each
- * at most SEQUENCER_HERE_COMMANDS_MAX (little to decide while the disk syncs). A hand-off costs
- * two thread wake-ups per batch, a few microseconds of CPU each on a virtual machine, and at light
- * load it overlaps next to nothing. Under load the batches are larger and stages are handed off. */
-static bool stage_commit_here(struct sequencer *s)
-{
-    if (s->hand_off_always || s->cur->n > SEQUENCER_HERE_COMMANDS_MAX || s->other->n > SEQUENCER_HERE_COMMANDS_MAX)
-        return false;
-    pthread_mutex_lock(&s->commit_mu);
-    bool idle = s->to_commit == NULL && !s->other->busy;
-    pthread_mutex_unlock(&s->commit_mu);
-    if (!idle)
-        return false;
-    pthread_mutex_lock(&s->mu);
-    size_t waiting = s->ring_count;
-    pthread_mutex_unlock(&s->mu);
-    return s->cur->n + waiting <= SEQUENCER_HERE_COMMANDS_MAX;
+    s->other = sg;
+    s->cur = sg == &s->stages[0] ? &s->stages[1] : &s->stages[0];
 }
 
 /* Decider: the stage handed over and not yet taken by the committer, now marked appending (the
@@ -488,14 +454,7 @@ static void *sequencer_main(void *arg)
         size_t n = queue_take(s, s->cur);
         LEDGER_ASSERT(n > 0);
         stage_fill(s, s->cur, s->other, 0, n);
-        if (stage_commit_here(s)) {
-            if (store_batch_count(s->cur->batch) > 0)
-                M_ADD(commits_on_decider, 1); /* before done(): answered means counted */
-            stage_commit(s, s->cur);
-            stage_rotate(s);
-        } else {
-            stage_hand_off(s);
-        }
+        stage_hand_off(s);
     }
     stage_reclaim(s, &s->stages[0]);
     stage_reclaim(s, &s->stages[1]);
@@ -714,9 +673,4 @@ void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void
 {
     s->clock = now_ns ? now_ns : realtime_ns;
     s->clock_arg = arg;
-}
-
-void sequencer_set_hand_off_always(struct sequencer *s, bool always)
-{
-    s->hand_off_always = always;
 }

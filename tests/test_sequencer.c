@@ -506,7 +506,6 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     char err[ERR_MAX] = "";
     f.seq = sequencer_start(f.store, gate_on_commit, &g, err, sizeof err);
     cr_assert_not_null(f.seq, "%s", err);
-    sequencer_set_hand_off_always(f.seq, true); /* the committer thread, not the decider, is held */
     exec_open(&f, "A", "holder-open");
     enum { LATE = 5 };
     struct cmd c[LATE];
@@ -548,76 +547,6 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     }
     fx_restart(&f);
     cr_assert_eq(head_seq(&f), c[LATE - 1].seq, "all of it survives a restart");
-    fx_release(&f);
-}
-
-/* A clock that, on its first reading, submits a burst of commands: they are waiting when the
- * decider finishes the command it is deciding. */
-struct burst_clock {
-    struct sequencer *seq;
-    struct cmd *cmds;
-    int n;
-    bool fired;
-    int refused; /* submits not accepted (asserted on the test's thread) */
-};
-
-static int64_t burst_clock_now(void *arg)
-{
-    struct burst_clock *b = arg;
-    if (!b->fired) {
-        b->fired = true;
-        for (int i = 0; i < b->n; i++)
-            b->refused += sequencer_submit(b->seq, &b->cmds[i]) != LEDGER_ERR_OK;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-Test(sequencer, commits_on_the_decider_when_idle_hands_off_when_commands_wait, .timeout = 60)
-{
-    /* Proves the adaptive switch between one thread and two: commands executed one at a time (a
-     * light load) are each committed by the decider itself, durable before their answer; when
-     * more than SEQUENCER_HERE_COMMANDS_MAX are at hand once a stage is decided, the stage goes
-     * to the committer thread, and every command still lands, in order, and survives a restart. */
-    struct fx f;
-    fx_init(&f);
-    struct sequencer_metrics m0, m1, m2;
-    sequencer_metrics_read(f.seq, &m0);
-    enum { SERIAL = 6, BURST = 8 };
-    for (int i = 0; i < SERIAL; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "S%d", i);
-        exec_open(&f, name, "holder-switch");
-        cr_assert(event_exists(&f, head_seq(&f)), "S%d is on disk when answered", i);
-    }
-    sequencer_metrics_read(f.seq, &m1);
-    cr_assert_eq(m1.commits - m0.commits, SERIAL, "one commit per command");
-    cr_assert_eq(m1.commits_on_decider - m0.commits_on_decider, SERIAL, "all of them on the decider");
-
-    struct cmd burst[BURST];
-    struct pair_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    open_cmds(burst, BURST, "B", "holder-switch", &w);
-    struct burst_clock bc = {f.seq, burst, BURST, false, 0};
-    sequencer_set_clock(f.seq, burst_clock_now, &bc);
-    exec_open(&f, "T", "holder-switch");
-    pair_wait_for(&w, BURST);
-    sequencer_metrics_read(f.seq, &m2);
-    uint64_t commits = m2.commits - m1.commits, here = m2.commits_on_decider - m1.commits_on_decider;
-    cr_log_info("burst: %llu commits, %llu of them on the decider", (unsigned long long)commits,
-                (unsigned long long)here);
-    cr_assert(bc.fired);
-    cr_assert_eq(bc.refused, 0);
-    cr_assert_lt(here, commits, "T's stage was handed to the committer: %d commands were waiting", BURST);
-    cr_assert_eq(m2.commands - m1.commands, 1 + BURST);
-    uint64_t seq_t = head_seq(&f) - BURST;
-    for (int i = 0; i < BURST; i++) {
-        cr_assert_eq(burst[i].result, LEDGER_ERR_OK, "B%d: %s", i, ledger_err_name(burst[i].result));
-        cr_assert_eq(burst[i].seq, seq_t + 1 + (uint64_t)i, "B%d follows in submission order", i);
-    }
-    uint64_t head = head_seq(&f);
-    fx_restart(&f);
-    cr_assert_eq(head_seq(&f), head, "all of it survives a restart");
     fx_release(&f);
 }
 

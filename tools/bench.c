@@ -231,9 +231,8 @@ static int bench_inproc(int argc, char **argv)
     uint64_t commits = m1.commits - m0.commits;
     printf("bench transfers: batch=%zu inflight=%zu accounts=%zu seconds=%.1f\n", batch, inflight, nacc, elapsed);
     printf("bench transfers: transfers/s=%.0f executed=%" PRIu64 " rejected=%" PRIu64 " commits=%" PRIu64
-           " (on_decider=%" PRIu64 ") events/commit=%.0f commit_ms_avg=%.3f\n",
+           " events/commit=%.0f commit_ms_avg=%.3f\n",
            (double)b.transfers_ok / elapsed, b.transfers_ok, b.transfers_rejected, commits,
-           m1.commits_on_decider - m0.commits_on_decider,
            commits ? (double)(m1.events_appended - m0.events_appended) / (double)commits : 0.0,
            commits ? (double)(m1.commit.sum_us - m0.commit.sum_us) / (double)commits / 1e3 : 0.0);
     printf("bench transfers: command latency ms p50=%.3f p99=%.3f p99.9=%.3f (n=%zu)\n",
