@@ -395,26 +395,6 @@ static void pair_done(struct cmd *c)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* n account openings named <prefix>0.. for holder, each completing into w. */
-static void open_cmds(struct cmd *c, int n, const char *prefix, const char *holder, struct pair_wait *w)
-{
-    for (int i = 0; i < n; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "%s%d", prefix, i);
-        open_cmd(&c[i], name, holder);
-        c[i].done = pair_done;
-        c[i].ctx = w;
-    }
-}
-
-static void pair_wait_for(struct pair_wait *w, int n)
-{
-    pthread_mutex_lock(&w->mu);
-    while (w->done < n)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-}
-
 Test(sequencer, idempotency_concurrent_same_key)
 {
     /* Proves two commands with the same key and request submitted together (before either is
@@ -510,7 +490,13 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     enum { LATE = 5 };
     struct cmd c[LATE];
     struct pair_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    open_cmds(c, LATE, "L", "holder-open", &w);
+    for (int i = 0; i < LATE; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "L%d", i);
+        open_cmd(&c[i], name, "holder-open");
+        c[i].done = pair_done;
+        c[i].ctx = &w;
+    }
     pthread_mutex_lock(&g.mu);
     g.hold = true;
     g.entered = false; /* A's commit passed through it */
@@ -537,7 +523,10 @@ Test(sequencer, late_commands_join_the_open_stage, .timeout = 60)
     g.hold = false;
     pthread_cond_broadcast(&g.cv);
     pthread_mutex_unlock(&g.mu);
-    pair_wait_for(&w, LATE);
+    pthread_mutex_lock(&w.mu);
+    while (w.done < LATE)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
     cr_assert_eq(metric_commits(&f, NULL), commits_held + 1, "L1..L4 in one commit after L0's");
     for (int i = 0; i < LATE; i++) {
         cr_assert_eq(c[i].result, LEDGER_ERR_OK, "L%d: %s", i, ledger_err_name(c[i].result));
