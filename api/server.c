@@ -176,6 +176,8 @@ static enum route route_match(struct request *r, const char *url, bool is_get, b
     size_t n = split_path(url, s, l);
     bool post = r->is_post && !r->is_put;
     *method_ok = true;
+    if (n > PATH_SEGMENTS_MAX)
+        return ROUTE_NONE; /* an empty segment ("//") or too many: s[] and l[] are not all set */
 #define WANT(cond, rt) return (*method_ok = (cond)), (rt)
     if (n == 1 && seg_is(s[0], l[0], "healthz")) WANT(is_get, ROUTE_HEALTHZ);
     if (n == 1 && seg_is(s[0], l[0], "readyz")) WANT(is_get, ROUTE_READYZ);

@@ -471,6 +471,11 @@ static struct bad_case bad_cases[] = {
      "{\"transfers\":[{\"debit_account_id\":\"%A\",\"credit_account_id\":\"%B\",\"amount\":0,\"currency\":\"EUR\"}]}", 422,
      "AMOUNT_NOT_POSITIVE", "transfers[0].amount"},
     {"unknown route", "GET", "/v1/nothing", NULL, 404, "NOT_FOUND", ""},
+    /* malformed paths: an empty segment, or more segments than any route, match nothing */
+    {"empty path segment", "GET", "/v1//clients", NULL, 404, "NOT_FOUND", ""},
+    {"only slashes", "GET", "//", NULL, 404, "NOT_FOUND", ""},
+    {"empty segment after an id", "POST", "/v1/accounts/%A//block", "{\"reason\":\"USER\"}", 404, "NOT_FOUND", ""},
+    {"too many segments", "GET", "/v1/accounts/%A/cards/a/b/c/d/e/f/g/h", NULL, 404, "NOT_FOUND", ""},
     {"unknown account", "GET", "/v1/accounts/0190b7e2-0000-7000-8000-00000000dead", NULL, 404, "ACCOUNT_NOT_FOUND",
      "account_id"},
     {"unknown transfer", "GET", "/v1/transfers/0190b7e2-0000-7000-8000-00000000dead", NULL, 404, "TRANSFER_NOT_FOUND",

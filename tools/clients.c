@@ -161,6 +161,8 @@ static int client_add(int argc, char **argv)
     struct store *st = open_stopped(dir);
     bool ok = st != NULL && execute(st, &c);
     store_close(st);
+    c.rows = NULL; /* row is on this stack frame; c is static */
+    c.rows_n = 0;
     if (ok)
         print_json(json_pack("{s:s,s:s}", "client_id", c.u.client_register.client_id, "client_secret", secret));
     OPENSSL_cleanse(secret, sizeof secret);
