@@ -71,8 +71,16 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-test: deps
+# The release flavour also runs `make lint` (the static analyzer, .clang-tidy): a finding fails
+# the suite like a test does.
+test:
+	@bash scripts/deps.sh --test
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
+ifeq ($(FLAVOR),release)
+	@echo "== lint (clang-tidy, .clang-tidy)"
+	@$(MAKE) --no-print-directory -s lint >build/lint.log 2>&1 || { grep -E 'error:|warning:' build/lint.log; exit 1; }
+	@echo "lint: clean"
+endif
 	@LEDGERD_BIN=$(abspath $(BIN)/ledgerd) LEDGERCTL_BIN=$(abspath $(BIN)/ledgerctl) \
 	  SHARED_DIR=$(abspath ../shared) bash scripts/run-tests.sh $(TEST_BIN)
 
@@ -114,7 +122,7 @@ bench: deps all
 	@bash bench/run.sh
 
 lint:
-	clang-tidy $(LIB_SRC) api/main.c tools/*.c -- $(CFLAGS_COMMON)
+	clang-tidy --quiet $(LIB_SRC) api/main.c tools/*.c -- $(CFLAGS_COMMON)
 
 format:
 	clang-format -i $(wildcard */*.c */*.h)

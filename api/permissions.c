@@ -127,7 +127,7 @@ static bool forbid(struct request *r, const struct perm *p, const char *why)
     char msg[256];
     size_t n = (size_t)snprintf(msg, sizeof msg, "role %s may not do this", client_role_name(r->who.role));
     if (why != NULL) {
-        n += (size_t)snprintf(msg + n, sizeof msg - n, ": %s", why);
+        snprintf(msg + n, sizeof msg - n, ": %s", why);
     } else {
         const char *sep = "; allowed: ";
         unsigned all = p->roles | p->restricted;

@@ -189,12 +189,13 @@ static const char *field_at(const char *body, size_t pos, char *out, size_t cap)
 static json_t *parse_body(struct request *r)
 {
     json_error_t je;
-    json_t *doc = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
+    const char *body = r->body ? r->body : "";
+    json_t *doc = json_loadb(body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL) {
         if (json_error_code(&je) == json_error_numeric_overflow) {
             static _Thread_local char field[64];
             reply_error(&r->reply, LEDGER_ERR_AMOUNT_OUT_OF_RANGE,
-                        field_at(r->body, (size_t)je.position, field, sizeof field), NULL);
+                        field_at(body, (size_t)je.position, field, sizeof field), NULL);
         } else {
             char msg[256];
             snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)", je.text, je.line,
@@ -598,8 +599,8 @@ static void read_accounts(struct request *r)
             json_array_append_new(list, account_doc(&a));
         prev = id;
     }
-    free(r->reply.body);
-    memset(&r->reply, 0, sizeof r->reply);
+    free(r->reply.body); /* an account that did not load left its error there */
+    r->reply = (struct reply){.body = NULL};
     if (!api_iter_close(r, it, list, next))
         return;
     reply_json(&r->reply, 200, json_pack("{s:o, s:o}", "accounts", list, "next_cursor", next));

@@ -124,7 +124,7 @@ static void outbox_problem(struct outbox *ob, const char *fmt, ...)
     char text[OUTBOX_PROBLEM_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
     va_end(ap);
     outbox_log_once(ob->problem, text);
 }
@@ -693,6 +693,7 @@ struct outbox *outbox_start(struct store *st, const char *nats_url, uint64_t com
     if (store_meta_get_u64(st, OUTBOX_WATERMARK_KEY, &ob->watermark))
         ob->m.published_seq = ob->watermark;
     ob->backoff_ms = OUTBOX_RETRY_MS_MIN;
+    LEDGER_ASSERT(nats_url != NULL); /* enabled */
     ob->url = strdup(nats_url);
     ledger_url_redact(nats_url, ob->url_shown, sizeof ob->url_shown);
     int rc = ob->url == NULL ? ENOMEM : pthread_create(&ob->thread, NULL, outbox_main, ob);
