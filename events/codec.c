@@ -728,7 +728,8 @@ static void tb_fmt(struct text_buf *tb, const char *fmt, ...)
     char tmp[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof tmp) {
         tb->overflow = true;

@@ -286,7 +286,8 @@ static size_t transfer_probe(const struct ledger_state *st, const struct ledger_
 {
     size_t mask = st->transfers_cap - 1;
     size_t i = proj_hash_id(st->seed, id) & mask;
-    while (st->transfers[i].seq != 0 && !ledger_id_equal(&st->transfers[i].id, id)) /* NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult): proj_zalloc zeroed the table */
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): proj_zalloc zeroed the table */
+    while (st->transfers[i].seq != 0 && !ledger_id_equal(&st->transfers[i].id, id))
         i = (i + 1) & mask;
     return i;
 }
@@ -421,7 +422,8 @@ static size_t ops_probe(const struct ledger_state *st, const struct ledger_id *i
 {
     size_t mask = st->ops_cap - 1;
     size_t i = proj_hash_id(st->seed, id) & mask;
-    while (st->ops[i].seq != 0 && !ledger_id_equal(&st->ops[i].id, id)) /* NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult): proj_zalloc zeroed the table */
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): proj_zalloc zeroed the table */
+    while (st->ops[i].seq != 0 && !ledger_id_equal(&st->ops[i].id, id))
         i = (i + 1) & mask;
     return i;
 }

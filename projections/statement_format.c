@@ -251,7 +251,8 @@ __attribute__((format(printf, 2, 3))) static void put_fmt(struct sbuf *b, const 
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= b->cap - b->len) {
         b->failed = true;

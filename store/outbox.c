@@ -124,7 +124,8 @@ static void outbox_problem(struct outbox *ob, const char *fmt, ...)
     char text[OUTBOX_PROBLEM_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start above (a false finding of clang 14) */
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     outbox_log_once(ob->problem, text);
 }
