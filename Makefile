@@ -51,9 +51,10 @@ $(BUILD)/libledger.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	ar rcs $@ $^
 
+# -rdynamic: the fatal-signal report (api/main.c) names ledgerd's own functions in its backtrace
 $(BIN)/ledgerd: $(BUILD)/api/main.o $(BUILD)/libledger.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
 
 $(BIN)/ledgerctl: $(TOOLS_OBJ) $(BUILD)/libledger.a
 	@mkdir -p $(@D)

@@ -4,10 +4,12 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -201,4 +203,27 @@ Test(crash, sigterm_restart_resumes)
     cr_assert(ledgerd_start(&d, data, nh.url));
     transfers(accounts, 20);
     assert_stream_complete();
+}
+
+/* A fatal signal leaves a report in the log before the process ends as the signal would have:
+ * the signal's number and a backtrace naming ledgerd's own functions (an abort inside a library
+ * that prints nothing is then no longer silent), and the log still restarts cleanly. */
+Test(crash, fatal_signal_leaves_a_report)
+{
+    cr_assert_eq(kill(d.pid, SIGABRT), 0);
+    int st = 0;
+    cr_assert_eq(waitpid(d.pid, &st, 0), d.pid);
+    d.pid = 0;
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "ended by SIGABRT (status %#x)", st);
+    FILE *f = fopen(d.log_path, "r");
+    cr_assert_not_null(f);
+    char *log = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&log, &cap, '\0', f);
+    fclose(f);
+    cr_assert_gt(n, 0);
+    cr_expect(strstr(log, "ledgerd: FATAL: signal 6\n") != NULL, "%s", log);
+    cr_expect(strstr(log, "ledgerd(") != NULL, "a backtrace frame of ledgerd itself: %s", log);
+    free(log);
+    cr_assert(ledgerd_start(&d, data, nh.url), "ledgerd restarts after the abort");
 }
