@@ -307,8 +307,8 @@ static void on_fatal_signal(int sig)
     static const char head[] = "ledgerd: FATAL: signal ";
     char num[4] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\n', 0};
     ssize_t w = write(STDERR_FILENO, head, sizeof head - 1);
-    w = write(STDERR_FILENO, sig >= 10 ? num : num + 1, sig >= 10 ? 3 : 2);
-    (void)w;
+    w += write(STDERR_FILENO, sig >= 10 ? num : num + 1, sig >= 10 ? 3 : 2);
+    (void)w; /* nothing to do if the log cannot be written */
     void *frames[64];
     int n = backtrace(frames, 64);
     backtrace_symbols_fd(frames, n, STDERR_FILENO);
