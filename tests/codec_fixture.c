@@ -28,3 +28,18 @@ void fixture_envelope(struct event *ev, uint64_t seq, uint16_t type, const char 
     for (int i = 0; i < LEDGER_HASH_LEN; i++)
         ev->prev_hash[i] = (uint8_t)(i * 3 + 1);
 }
+
+void fixture_hold_change(struct event *ev, int64_t amount, int64_t released, bool final, bool with_op,
+                         const char *currency)
+{
+    struct ev_card_hold_change *d = &ev->data.card_hold;
+    d->hold_id = fixture_id(50);
+    d->card_id = fixture_id(40);
+    d->account_id = fixture_id(10);
+    if (with_op)
+        d->operation_id = fixture_id(60);
+    d->amount = amount;
+    d->released = released;
+    snprintf(d->currency, sizeof d->currency, "%s", currency);
+    d->final = final;
+}

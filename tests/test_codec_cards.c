@@ -173,16 +173,7 @@ static void sample_decision(struct event *ev, bool approved)
 
 static void sample_hold(struct event *ev, int64_t amount, int64_t released, bool final, bool with_op)
 {
-    struct ev_card_hold_change *d = &ev->data.card_hold;
-    d->hold_id = id_of(50);
-    d->card_id = id_of(40);
-    d->account_id = id_of(10);
-    if (with_op)
-        d->operation_id = id_of(60);
-    d->amount = amount;
-    d->released = released;
-    memcpy(d->currency, "JPY", 4);
-    d->final = final;
+    fixture_hold_change(ev, amount, released, final, with_op, "JPY");
 }
 
 static void sample_card(int i, struct event *ev)

@@ -321,16 +321,7 @@ static void hold_change(struct event *ev, uint16_t type, int64_t amount, int64_t
                         bool with_op)
 {
     envelope(ev, 209, type);
-    struct ev_card_hold_change *d = &ev->data.card_hold;
-    d->hold_id = id_of(50);
-    d->card_id = id_of(40);
-    d->account_id = id_of(10);
-    if (with_op)
-        d->operation_id = id_of(60);
-    d->amount = amount;
-    d->released = released;
-    memcpy(d->currency, "EUR", 4);
-    d->final = final;
+    fixture_hold_change(ev, amount, released, final, with_op, "EUR");
 }
 
 static void b_card_captured(struct event *ev, int v)
