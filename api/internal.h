@@ -11,7 +11,6 @@
 
 #include "api/api.h"
 #include "commands/commands.h"
-#include "store/nats_retire.h"
 
 #define API_URL_MAX 512
 

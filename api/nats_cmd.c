@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "store/nats_retire.h"
 
 #define NATS_CMD_SUBJECT "ledger.cmd.card.>"
 #define NATS_CMD_SUBJECT_PREFIX "ledger.cmd.card."

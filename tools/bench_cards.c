@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/internal.h"
 #include "events/events.h"
+#include "store/nats_retire.h"
 #include "tools/tools.h"
 
 #define BENCH_CARDS_REQUESTS_MAX (1u << 22) /* requests one run may send (latency slots) */
