@@ -292,7 +292,7 @@ static int daemon_start_edges(struct daemon *d, const struct config *cfg, char *
         api_metrics_card_commands(d->api, d->cards_nats);
     }
     /* time-driven commands (hold expiry, statement seals) start once everything that answers is up */
-    d->sched = scheduler_start(d->seq, LEDGER_SCHEDULER_TICK_MS, (uint8_t)cfg->statement_period, cfg->statement_tz);
+    d->sched = scheduler_start(d->seq, d->st, LEDGER_SCHEDULER_TICK_MS, (uint8_t)cfg->statement_period, cfg->statement_tz);
     api_reads_configure(d->proj, d->clock, d->sched);
     return 0;
 }

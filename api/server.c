@@ -596,6 +596,9 @@ void metrics_render(struct api_server *srv, struct reply *rep)
     fprintf(f, "# TYPE ledger_outbox_connected gauge\nledger_outbox_connected %d\n", om.connected ? 1 : 0);
     fprintf(f, "# TYPE ledger_outbox_reconnects_total counter\nledger_outbox_reconnects_total %" PRIu64 "\n",
             om.reconnects);
+    fprintf(f, "# HELP ledger_idempotency_purged_total Idempotency records dropped after their retention.\n"
+               "# TYPE ledger_idempotency_purged_total counter\nledger_idempotency_purged_total %" PRIu64 "\n",
+            store_idempotency_purged(srv->store));
     fprintf(f, "# TYPE ledger_http_requests_total counter\nledger_http_requests_total %" PRIu64 "\n",
             __atomic_load_n(&srv->requests_total, __ATOMIC_RELAXED));
     fprintf(f, "# TYPE ledger_http_responses_total counter\n");

@@ -341,6 +341,9 @@ void sequencer_stop(struct sequencer *s);
 void sequencer_metrics_read(struct sequencer *s, struct sequencer_metrics *out);
 /* Replay at start-up: events and time it took. */
 void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *seconds);
+/* The time the sequencer gave its latest command (Unix ns; the last event's at start-up, 0 for an
+ * empty log). It never goes back. Any thread. */
+int64_t sequencer_now(struct sequencer *s);
 /* Sets a clock for tests (Unix ns); NULL = CLOCK_REALTIME. Before any submit. */
 void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg);
 
@@ -363,9 +366,13 @@ enum ledger_err ledger_clock_set(struct ledger_clock *c, int64_t now_ns);
 /* Submits CMD_EXPIRE_HOLDS and CMD_SEAL_PERIODS every interval_ms (each with at most one command
  * in flight; a busy queue is retried at the next tick). Both are decided by the sequencer at the
  * command's time, so they are deterministic and resume after a restart. period_kind and time_zone
- * configure statement periods (the zone must be the process's TZ). */
+ * configure statement periods (the zone must be the process's TZ).
+ * With st (NULL: none), a second thread expires idempotency records: at every tick it sets st's
+ * horizon to sequencer_now() - LEDGER_IDEMPOTENCY_RETENTION_NS and, each time that horizon has
+ * moved LEDGER_IDEMPOTENCY_PURGE_EVERY_NS past the last purge's, runs store_idempotency_purge()
+ * (a compaction: on its own thread so that expiries and seals never wait for it). */
 struct scheduler;
-struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms, uint8_t period_kind,
+struct scheduler *scheduler_start(struct sequencer *s, struct store *st, unsigned interval_ms, uint8_t period_kind,
                                   const char *time_zone);
 /* Wakes the scheduler now (after the business clock moved). */
 void scheduler_kick(struct scheduler *sc);

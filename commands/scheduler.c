@@ -4,6 +4,11 @@
  * the next one: CMD_EXPIRE_HOLDS (card holds) and CMD_SEAL_PERIODS (statement periods). The
  * commands carry no time of their own: the sequencer assigns it, so what expires or is sealed is
  * decided from the log and the clock alone, and resumes after a restart.
+ *
+ * A second thread, ledger-purge, expires idempotency records (store_idempotency_set_horizon and
+ * store_idempotency_purge): a purge is a compaction that can take seconds on a large family, so it
+ * never holds up an expiry or a seal. It follows the sequencer's time, so with a manual business
+ * clock records expire when that clock says so.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +17,8 @@
 #include <time.h>
 
 #include "commands/commands.h"
+#include "events/limits.h"
+#include "store/store.h"
 
 enum { JOB_EXPIRE, JOB_SEAL, JOBS };
 
@@ -23,6 +30,10 @@ struct job {
 
 struct scheduler {
     struct sequencer *seq;
+    struct store *st;          /* NULL: no purge thread */
+    pthread_t purge_thread;
+    int64_t purged_horizon_ns; /* the horizon of the last purge (purge thread only) */
+    bool purge_kicked;
     unsigned interval_ms;
     uint8_t period_kind;
     char time_zone[48];
@@ -87,7 +98,40 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms, uint8_t period_kind,
+/* With sc->mu held: waits for the next tick or a kick (the purge thread's own flag). */
+static void purge_wait(struct scheduler *sc)
+{
+    struct timespec until = ledger_realtime_after_ms((long)sc->interval_ms);
+    while (!sc->stopping && !sc->purge_kicked)
+        if (pthread_cond_timedwait(&sc->cv, &sc->mu, &until) != 0)
+            break;
+    sc->purge_kicked = false;
+}
+
+static void *purge_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "ledger-purge"); /* as top -H and perf show it */
+    struct scheduler *sc = arg;
+    pthread_mutex_lock(&sc->mu);
+    while (!sc->stopping) {
+        purge_wait(sc);
+        int64_t now = sequencer_now(sc->seq);
+        if (sc->stopping || now <= LEDGER_IDEMPOTENCY_RETENTION_NS)
+            continue;
+        int64_t horizon = now - LEDGER_IDEMPOTENCY_RETENTION_NS;
+        store_idempotency_set_horizon(sc->st, horizon);
+        if (sc->purged_horizon_ns != 0 && horizon - sc->purged_horizon_ns < LEDGER_IDEMPOTENCY_PURGE_EVERY_NS)
+            continue;
+        sc->purged_horizon_ns = horizon;
+        pthread_mutex_unlock(&sc->mu);
+        store_idempotency_purge(sc->st);
+        pthread_mutex_lock(&sc->mu);
+    }
+    pthread_mutex_unlock(&sc->mu);
+    return NULL;
+}
+
+struct scheduler *scheduler_start(struct sequencer *s, struct store *st, unsigned interval_ms, uint8_t period_kind,
                                   const char *time_zone)
 {
     struct scheduler *sc = calloc(1, sizeof *sc);
@@ -104,6 +148,11 @@ struct scheduler *scheduler_start(struct sequencer *s, unsigned interval_ms, uin
         free(sc);
         return NULL;
     }
+    sc->st = st;
+    if (st != NULL && pthread_create(&sc->purge_thread, NULL, purge_main, sc) != 0) {
+        fprintf(stderr, "ledgerd: cannot start the idempotency purge thread; records are kept\n");
+        sc->st = NULL;
+    }
     return sc;
 }
 
@@ -113,6 +162,7 @@ void scheduler_kick(struct scheduler *sc)
         return;
     pthread_mutex_lock(&sc->mu);
     sc->kicked = true;
+    sc->purge_kicked = true;
     pthread_cond_broadcast(&sc->cv);
     pthread_mutex_unlock(&sc->mu);
 }
@@ -126,6 +176,10 @@ void scheduler_stop(struct scheduler *sc)
     pthread_cond_broadcast(&sc->cv);
     pthread_mutex_unlock(&sc->mu);
     pthread_join(sc->thread, NULL);
+    if (sc->st != NULL) {
+        store_idempotency_purge_stop(sc->st); /* a purge under way ends early */
+        pthread_join(sc->purge_thread, NULL);
+    }
     pthread_mutex_destroy(&sc->mu);
     pthread_cond_destroy(&sc->cv);
     free(sc);

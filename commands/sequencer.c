@@ -191,7 +191,7 @@ static void batch_decide(struct sequencer *s, struct stage *sg, const struct sta
         struct cmd *c = sg->taken[i];
         int64_t now = s->clock(s->clock_arg);
         c->now_ns = now > s->last_now ? now : s->last_now + 1;
-        s->last_now = c->now_ns;
+        __atomic_store_n(&s->last_now, c->now_ns, __ATOMIC_RELEASE); /* sequencer_now() */
         c->idem_replayed = false;
         c->idem_body = NULL;
         if (c->has_idempotency && idem_check(s, sg, prev, c, i)) {
@@ -547,7 +547,7 @@ struct sequencer *sequencer_start(struct store *st, sequencer_commit_fn on_commi
     struct event last;
     if (s->head.seq > 0 && store_get_event(st, s->head.seq, rec, sizeof rec, &len) == LEDGER_ERR_OK &&
         event_decode(rec, len, &last) == LEDGER_ERR_OK)
-        s->last_now = last.ts_ns;
+        __atomic_store_n(&s->last_now, last.ts_ns, __ATOMIC_RELEASE);
     if (pthread_create(&s->committer, NULL, committer_main, s) != 0) {
         snprintf(err, err_cap, "cannot start the committer thread");
         sequencer_free(s);
@@ -667,6 +667,11 @@ void sequencer_replay_stats(struct sequencer *s, uint64_t *events, double *secon
 {
     *events = s->replay_events;
     *seconds = s->replay_seconds;
+}
+
+int64_t sequencer_now(struct sequencer *s)
+{
+    return __atomic_load_n(&s->last_now, __ATOMIC_ACQUIRE);
 }
 
 void sequencer_set_clock(struct sequencer *s, int64_t (*now_ns)(void *arg), void *arg)

@@ -50,6 +50,12 @@ struct store {
     struct store_head head;
     struct ledger_id ledger_id;
     bool read_only;
+    /* Idempotency expiry (store_idempotency_set_horizon): records whose time is before the horizon
+     * are dropped by compactions of that family. Atomics: set by the scheduler's purge thread,
+     * read by RocksDB's compaction threads. */
+    rocksdb_compactionfilter_t *idem_filter;
+    int64_t idem_horizon_ns;
+    uint64_t idem_purged;
     bool bulk; /* rebuild: vector memtables for projections, their async writes skip the WAL */
     unsigned fail_after;
 };
@@ -102,6 +108,39 @@ static bool rocks_failed(char **errptr, const char *what, char *err, size_t err_
     return true;
 }
 
+/* ---- idempotency expiry ------------------------------------------------------------------------
+ * A record is (request hash, time, status, body); the sequencer answers from it only while it is at
+ * most LEDGER_IDEMPOTENCY_RETENTION_NS old, so one older than the horizon (now minus that) can never
+ * answer again. Compactions of the family drop those: a removed record becomes a tombstone, so no
+ * older version of its key comes back. */
+#define IDEM_TS_OFFSET LEDGER_HASH_LEN
+
+static unsigned char idem_filter(void *arg, int level, const char *key, size_t klen, const char *val, size_t vlen,
+                                 char **new_val, size_t *new_vlen, unsigned char *changed)
+{
+    (void)level, (void)key, (void)klen, (void)new_val, (void)new_vlen;
+    struct store *st = arg;
+    *changed = 0;
+    if (vlen < IDEM_TS_OFFSET + 8)
+        return 0; /* not a record this code wrote: kept */
+    int64_t ts = (int64_t)store_be_u64((const uint8_t *)val + IDEM_TS_OFFSET);
+    if (ts >= __atomic_load_n(&st->idem_horizon_ns, __ATOMIC_ACQUIRE))
+        return 0;
+    __atomic_add_fetch(&st->idem_purged, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+static void idem_filter_destroy(void *arg)
+{
+    (void)arg; /* the state is the store, freed by store_close (RocksDB calls this unconditionally) */
+}
+
+static const char *idem_filter_name(void *arg)
+{
+    (void)arg;
+    return "ledger.idempotency-expiry";
+}
+
 static void store_options_init(struct store *st)
 {
     st->opts = rocksdb_options_create();
@@ -127,8 +166,11 @@ static void store_options_init(struct store *st)
      * a whole-key Bloom filter would never be consulted, only built. */
     st->table_scan = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(st->table_scan, st->block_cache);
+    st->idem_filter = rocksdb_compactionfilter_create(st, idem_filter_destroy, idem_filter, idem_filter_name);
     for (int i = 0; i < STORE_CF_COUNT; i++) {
         st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
+        if (i == STORE_CF_IDEMPOTENCY)
+            rocksdb_options_set_compaction_filter(st->cf_opts[i], st->idem_filter);
         if (i == STORE_CF_PROJ_OPS)
             rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->table_scan);
         else if (i != STORE_CF_EVENTS)
@@ -369,6 +411,7 @@ void store_close(struct store *st)
     for (int i = 0; i < STORE_CF_COUNT; i++)
         rocksdb_options_destroy(st->cf_opts[i]);
     rocksdb_options_destroy(st->opts);
+    rocksdb_compactionfilter_destroy(st->idem_filter); /* after close: compactions use it until then */
     rocksdb_block_based_options_destroy(st->table);
     rocksdb_block_based_options_destroy(st->table_scan);
     rocksdb_cache_destroy(st->block_cache);
@@ -776,4 +819,31 @@ bool store_meta_get_str(struct store *st, const char *key, char *out, size_t cap
 void store_meta_put_str(struct store *st, const char *key, const char *value)
 {
     meta_put_sync(st, key, value, strlen(value));
+}
+
+void store_idempotency_set_horizon(struct store *st, int64_t horizon_ns)
+{
+    int64_t cur = __atomic_load_n(&st->idem_horizon_ns, __ATOMIC_ACQUIRE);
+    while (horizon_ns > cur &&
+           !__atomic_compare_exchange_n(&st->idem_horizon_ns, &cur, horizon_ns, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+        ;
+}
+
+void store_idempotency_purge(struct store *st)
+{
+    LEDGER_ASSERT(!st->read_only);
+    /* The whole family: its keys are (client, key), not ordered by time. RocksDB flushes the
+     * memtable first and, the family having a compaction filter, rewrites the last level too. */
+    rocksdb_compact_range_cf(st->db, st->cf[STORE_CF_IDEMPOTENCY], NULL, 0, NULL, 0);
+}
+
+void store_idempotency_purge_stop(struct store *st)
+{
+    rocksdb_disable_manual_compaction(st->db); /* a purge under way ends early; later ones return */
+}
+
+uint64_t store_idempotency_purged(const struct store *st)
+{
+    return __atomic_load_n(&st->idem_purged, __ATOMIC_RELAXED);
 }

@@ -19,7 +19,8 @@
  * and aborts the process (fail-stop); restart recovers from the log.
  *
  * Threads: one writer (the sequencer) calls store_commit(); any thread may read and iterate. The
- * outbox thread may call store_meta_put_u64() for its watermark.
+ * outbox thread may call store_meta_put_u64() for its watermark; the scheduler's purge thread
+ * compacts the idempotency family (store_idempotency_purge).
  */
 #ifndef LEDGER_STORE_H
 #define LEDGER_STORE_H
@@ -177,5 +178,19 @@ void store_meta_put_str(struct store *st, const char *key, const char *value);
 /* ---- helpers ---------------------------------------------------------------------------------- */
 void store_u64_be(uint64_t v, uint8_t out[8]);
 uint64_t store_be_u64(const uint8_t in[8]);
+
+/* ---- idempotency expiry ----
+ * Records of the idempotency family older than the horizon (Unix ns) can never answer again (the
+ * sequencer ignores a record more than LEDGER_IDEMPOTENCY_RETENTION_NS old); compactions of that
+ * family drop them. The horizon only moves forward (a smaller value is ignored); it starts at 0, so
+ * nothing is dropped until it is set. Any thread. */
+void store_idempotency_set_horizon(struct store *st, int64_t horizon_ns);
+/* Compacts the whole idempotency family now (memtable flushed first), dropping the records before
+ * the horizon. Blocks for as long as that takes: call it off the write path. Not on read-only. */
+void store_idempotency_purge(struct store *st);
+/* Makes a purge under way end early and later ones return at once (shutdown). */
+void store_idempotency_purge_stop(struct store *st);
+/* Records dropped by the filter since open. */
+uint64_t store_idempotency_purged(const struct store *st);
 
 #endif

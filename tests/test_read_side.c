@@ -536,3 +536,56 @@ Test(read_side, older_row_format_rebuilt_at_start)
     free(before);
     free(after_text);
 }
+
+/* ledger_idempotency_purged_total from GET /metrics. */
+static unsigned long long idempotency_purged(void)
+{
+    struct http_resp r;
+    get(&r, "/metrics");
+    const char *name = "\nledger_idempotency_purged_total ";
+    const char *at = strstr(r.body, name);
+    cr_assert(at != NULL, "no %s in /metrics", name + 1);
+    unsigned long long n = strtoull(at + strlen(name), NULL, 10);
+    http_resp_free(&r);
+    return n;
+}
+
+static void keyed_transfer(const char *from, const char *to, const char *key, struct http_resp *r)
+{
+    char body[512], header[160];
+    snprintf(body, sizeof body,
+             "{\"debit_account_id\":\"%s\",\"credit_account_id\":\"%s\",\"amount\":100,\"currency\":\"EUR\"}", from,
+             to);
+    snprintf(header, sizeof header, "Idempotency-Key: %s", key);
+    cr_assert(http_do(&d, "POST", "/v1/transfers", body, header, r));
+    cr_assert_eq(r->status, 201, "%s", r->body);
+}
+
+Test(read_side, idempotency_records_are_purged_after_their_retention)
+{
+    /* Proves that, on the business clock, a record more than 24 h old is physically dropped (the
+     * purge counter) and its key executes anew, while a record 1 h old still replays its answer. */
+    char a[37], b[37];
+    cr_assert(api_open_account(&d, "purge-a", "EUR", 0, a));
+    cr_assert(api_open_account(&d, "purge-b", "EUR", 0, b));
+    cr_assert(api_deposit(&d, a, 1000, "EUR"));
+    struct http_resp old1, recent1, old2, recent2;
+    keyed_transfer(a, b, "k-old", &old1);  /* 2026-11-20T10:00 */
+    set_clock("2026-11-21T09:30:00Z", 200);
+    keyed_transfer(a, b, "k-recent", &recent1);
+    set_clock("2026-11-21T10:30:00Z", 200); /* k-old is now 24.5 h old, k-recent 1 h */
+    unsigned long long purged = 0;
+    for (int i = 0; i < 2 * POLL_TRIES && (purged = idempotency_purged()) == 0; i++)
+        usleep(25000);
+    cr_assert_eq(purged, 1, "exactly the expired record is dropped");
+    keyed_transfer(a, b, "k-recent", &recent2);
+    cr_expect_str_eq(recent2.body, recent1.body, "a record within its retention still answers");
+    keyed_transfer(a, b, "k-old", &old2);
+    cr_expect_str_neq(old2.body, old1.body, "an expired key is a new request");
+    cr_expect_eq(api_balance(&d, a, "posted"), 700, "three transfers of 100 executed, the replay none");
+    cr_expect_eq(idempotency_purged(), 1);
+    http_resp_free(&old1);
+    http_resp_free(&recent1);
+    http_resp_free(&old2);
+    http_resp_free(&recent2);
+}
