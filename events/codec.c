@@ -29,6 +29,16 @@
 #include "events/internal.h"
 
 #define RECORD_ENTRIES 11
+/* The record's keys in their order (docs/EVENT-FORMAT.md): written by event_encode, required by
+ * decode_envelope; event_hash_check reads the last two as bytes (HASH_TAIL_LEN, PREV_TAIL_LEN). */
+enum record_key {
+    RK_SEQ, RK_TS, RK_TYPE, RK_V, RK_STREAM, RK_STREAM_VER, RK_CMD_ID, RK_ACTOR, RK_DATA, RK_PREV_HASH, RK_HASH,
+};
+static const char *const record_keys[RECORD_ENTRIES] = {
+    [RK_SEQ] = "seq",       [RK_TS] = "ts_ns",   [RK_TYPE] = "type", [RK_V] = "v",
+    [RK_STREAM] = "stream", [RK_STREAM_VER] = "stream_ver",          [RK_CMD_ID] = "cmd_id",
+    [RK_ACTOR] = "actor",   [RK_DATA] = "data",  [RK_PREV_HASH] = "prev_hash", [RK_HASH] = "hash",
+};
 #define HASH_TAIL_LEN 39 /* a4 "hash" c4 20 <32 bytes> */
 #define PREV_TAIL_LEN 44 /* a9 "prev_hash" c4 20 <32 bytes> */
 #define ENUM_NAME_CAP 32 /* an enum name and its NUL (the longest, "initiate_transfers", has 18) */
@@ -338,20 +348,20 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     msgpack_packer_init(&pk, &fb, fixed_buf_write);
 
     msgpack_pack_map(&pk, RECORD_ENTRIES);
-    pack_kv_u64(&pk, "seq", ev->seq);
-    pack_key(&pk, "ts_ns");
+    pack_kv_u64(&pk, record_keys[RK_SEQ], ev->seq);
+    pack_key(&pk, record_keys[RK_TS]);
     msgpack_pack_int64(&pk, ev->ts_ns);
-    pack_kv_u64(&pk, "type", ev->type);
-    pack_kv_u64(&pk, "v", ev->v);
-    pack_kv_bin(&pk, "stream", ev->stream.b, 16);
-    pack_kv_u64(&pk, "stream_ver", ev->stream_ver);
-    pack_kv_bin(&pk, "cmd_id", ev->cmd_id.b, 16);
-    pack_key(&pk, "actor");
+    pack_kv_u64(&pk, record_keys[RK_TYPE], ev->type);
+    pack_kv_u64(&pk, record_keys[RK_V], ev->v);
+    pack_kv_bin(&pk, record_keys[RK_STREAM], ev->stream.b, 16);
+    pack_kv_u64(&pk, record_keys[RK_STREAM_VER], ev->stream_ver);
+    pack_kv_bin(&pk, record_keys[RK_CMD_ID], ev->cmd_id.b, 16);
+    pack_key(&pk, record_keys[RK_ACTOR]);
     pack_text(&pk, ev->actor, sizeof ev->actor, false);
-    pack_key(&pk, "data");
+    pack_key(&pk, record_keys[RK_DATA]);
     if (!pack_data(&pk, ev))
         return 0;
-    pack_kv_bin(&pk, "prev_hash", ev->prev_hash, LEDGER_HASH_LEN);
+    pack_kv_bin(&pk, record_keys[RK_PREV_HASH], ev->prev_hash, LEDGER_HASH_LEN);
     if (fb.overflow || fb.invalid || fb.len + HASH_TAIL_LEN > cap)
         return 0;
 
@@ -359,7 +369,7 @@ size_t event_encode(struct event *ev, uint8_t *out, size_t cap)
     memcpy(head, ev->prev_hash, LEDGER_HASH_LEN);
     head[LEDGER_HASH_LEN] = 0x80 | (RECORD_ENTRIES - 1);
     ledger_sha256_2(head, sizeof head, out + 1, fb.len - 1, ev->hash);
-    pack_kv_bin(&pk, "hash", ev->hash, LEDGER_HASH_LEN);
+    pack_kv_bin(&pk, record_keys[RK_HASH], ev->hash, LEDGER_HASH_LEN);
     LEDGER_ASSERT(!fb.overflow && out[0] == (0x80 | RECORD_ENTRIES));
     return fb.len;
 }
@@ -584,27 +594,25 @@ static bool decode_data(const msgpack_object *o, struct event *ev)
 
 static bool decode_envelope(const msgpack_object *root, struct event *ev)
 {
-    static const char *const keys[RECORD_ENTRIES] = {"seq", "ts_ns", "type", "v", "stream", "stream_ver",
-                                                     "cmd_id", "actor", "data", "prev_hash", "hash"};
     if (root->type != MSGPACK_OBJECT_MAP || root->via.map.size != RECORD_ENTRIES)
         return false;
     const msgpack_object_kv *kv = root->via.map.ptr;
     for (size_t i = 0; i < RECORD_ENTRIES; i++)
-        if (!key_is(&kv[i].key, keys[i]))
+        if (!key_is(&kv[i].key, record_keys[i]))
             return false;
     uint64_t type = 0, v = 0;
-    bool ok = get_u64(&kv[0].val, &ev->seq) && get_i64(&kv[1].val, &ev->ts_ns) &&
-              get_u64(&kv[2].val, &type) && get_u64(&kv[3].val, &v) && type <= UINT16_MAX &&
-              v <= UINT16_MAX && get_id(&kv[4].val, &ev->stream) &&
-              get_u64(&kv[5].val, &ev->stream_ver) && get_id(&kv[6].val, &ev->cmd_id) &&
-              get_str(&kv[7].val, ev->actor, sizeof ev->actor) &&
-              get_bin(&kv[9].val, ev->prev_hash, LEDGER_HASH_LEN) &&
-              get_bin(&kv[10].val, ev->hash, LEDGER_HASH_LEN);
+    bool ok = get_u64(&kv[RK_SEQ].val, &ev->seq) && get_i64(&kv[RK_TS].val, &ev->ts_ns) &&
+              get_u64(&kv[RK_TYPE].val, &type) && get_u64(&kv[RK_V].val, &v) && type <= UINT16_MAX &&
+              v <= UINT16_MAX && get_id(&kv[RK_STREAM].val, &ev->stream) &&
+              get_u64(&kv[RK_STREAM_VER].val, &ev->stream_ver) && get_id(&kv[RK_CMD_ID].val, &ev->cmd_id) &&
+              get_str(&kv[RK_ACTOR].val, ev->actor, sizeof ev->actor) &&
+              get_bin(&kv[RK_PREV_HASH].val, ev->prev_hash, LEDGER_HASH_LEN) &&
+              get_bin(&kv[RK_HASH].val, ev->hash, LEDGER_HASH_LEN);
     if (!ok || v != 1)
         return false;
     ev->type = (uint16_t)type;
     ev->v = (uint16_t)v;
-    return decode_data(&kv[8].val, ev);
+    return decode_data(&kv[RK_DATA].val, ev);
 }
 
 /* Length of the msgpack header at p (1..9 bytes) and what follows it: *payload bytes of raw data,
