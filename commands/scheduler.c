@@ -70,13 +70,14 @@ static void job_submit(struct scheduler *sc, struct job *j, enum cmd_type type)
         j->in_flight = false; /* busy or stopping: try at the next tick */
 }
 
-static void wait_tick(struct scheduler *sc)
+/* With sc->mu held: waits for the next tick, a kick (the calling thread's flag) or the stop. */
+static void wait_tick(struct scheduler *sc, bool *kicked)
 {
     struct timespec until = ledger_realtime_after_ms((long)sc->interval_ms);
-    while (!sc->stopping && !sc->kicked)
+    while (!sc->stopping && !*kicked)
         if (pthread_cond_timedwait(&sc->cv, &sc->mu, &until) != 0)
             break;
-    sc->kicked = false;
+    *kicked = false;
 }
 
 static void *scheduler_main(void *arg)
@@ -86,7 +87,7 @@ static void *scheduler_main(void *arg)
     static const enum cmd_type types[JOBS] = {CMD_EXPIRE_HOLDS, CMD_SEAL_PERIODS};
     pthread_mutex_lock(&sc->mu);
     while (!sc->stopping) {
-        wait_tick(sc);
+        wait_tick(sc, &sc->kicked);
         for (int i = 0; i < JOBS && !sc->stopping; i++)
             if (!sc->jobs[i].in_flight)
                 job_submit(sc, &sc->jobs[i], types[i]);
@@ -98,23 +99,13 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-/* With sc->mu held: waits for the next tick or a kick (the purge thread's own flag). */
-static void purge_wait(struct scheduler *sc)
-{
-    struct timespec until = ledger_realtime_after_ms((long)sc->interval_ms);
-    while (!sc->stopping && !sc->purge_kicked)
-        if (pthread_cond_timedwait(&sc->cv, &sc->mu, &until) != 0)
-            break;
-    sc->purge_kicked = false;
-}
-
 static void *purge_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "ledger-purge"); /* as top -H and perf show it */
     struct scheduler *sc = arg;
     pthread_mutex_lock(&sc->mu);
     while (!sc->stopping) {
-        purge_wait(sc);
+        wait_tick(sc, &sc->purge_kicked);
         int64_t now = sequencer_now(sc->seq);
         if (sc->stopping || now <= LEDGER_IDEMPOTENCY_RETENTION_NS)
             continue;
