@@ -101,6 +101,7 @@ struct api_server {
     struct outbox *outbox;
     const struct nats_cmd *card_cmds; /* NULL: no ledger_card_command_seconds (api_metrics_card_commands) */
     uint16_t port;
+    int quiesced_fd; /* the listening socket after api_quiesce, closed by api_stop; -1 before */
     bool ready;
     uint64_t requests_total; /* atomics */
     uint64_t responses_by_class[6]; /* 1xx..5xx */

@@ -478,6 +478,7 @@ struct api_server *api_start(const char *listen, struct store *st, struct sequen
     struct api_server *srv = calloc(1, sizeof *srv);
     LEDGER_ASSERT(srv != NULL);
     srv->store = st;
+    srv->quiesced_fd = -1;
     srv->seq = seq;
     srv->outbox = ob;
     srv->ready = true;
@@ -509,9 +510,13 @@ uint16_t api_port(const struct api_server *srv)
 void api_quiesce(struct api_server *srv)
 {
     __atomic_store_n(&srv->ready, false, __ATOMIC_RELAXED);
+    /* MHD hands the listening socket back, no longer taking connections (new ones are refused:
+     * api/drain_refuses_new_connections). Its thread may still be leaving a poll on it, so MHD's
+     * manual says to close it only after MHD_stop_daemon: api_stop does. Closing it here raced
+     * that thread (ThreadSanitizer) and could let the number be reused under it. */
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+        srv->quiesced_fd = fd;
 }
 
 void api_stop(struct api_server *srv)
@@ -519,6 +524,8 @@ void api_stop(struct api_server *srv)
     if (srv == NULL)
         return;
     MHD_stop_daemon(srv->daemon);
+    if (srv->quiesced_fd >= 0)
+        close(srv->quiesced_fd);
     free(srv);
 }
 

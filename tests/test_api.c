@@ -2,11 +2,18 @@
  * test_api.c: the HTTP contract of ledgerd, against the real binary and a real RocksDB in a temp
  * directory (publishing disabled here: NATS behaviour is in test_crash.c and test_outbox.c).
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "events/events.h"
 #include "store/store.h"
@@ -555,4 +562,29 @@ Test(api, malformed_body_with_invalid_utf8_does_not_stop_the_server)
     cr_assert(http_do(&d, "GET", "/healthz", NULL, NULL, &r));
     cr_expect_eq(r.status, 200, "ledgerd is still up");
     http_resp_free(&r);
+}
+
+/* SIGTERM: the listening socket refuses new connections at once (not left in the backlog) while
+ * ledgerd is still draining; its descriptor is closed only after the HTTP threads are joined (MHD's
+ * rule for a quiesced socket); ledgerd then exits 0. */
+Test(api, drain_refuses_new_connections)
+{
+    cr_assert_eq(kill(d.pid, SIGTERM), 0);
+    bool refused = false, running = false;
+    for (int i = 0; i < 200 && !refused; i++) { /* x 2 ms; the drain lasts at least 200 ms */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert(fd >= 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d.port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno == ECONNREFUSED) {
+            refused = true;
+            siginfo_t info = {0};
+            running = waitid(P_PID, (id_t)d.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+        }
+        close(fd);
+        usleep(2000);
+    }
+    cr_assert(refused, "a connection was still taken 400 ms after SIGTERM");
+    cr_expect(running, "refused while ledgerd was still draining, not because it had exited");
+    cr_assert_eq(ledgerd_stop(&d), 0, "clean exit");
 }
