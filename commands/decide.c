@@ -80,7 +80,7 @@ static void open_account_event(struct ledger_state *st, struct cmd *c, struct ev
     d->overdraft_limit_minor = o->overdraft_limit_minor;
     /* account number: the opening rank, 11 digits; unique by construction */
     char number[12];
-    snprintf(number, sizeof number, "%011llu", (unsigned long long)(ledger_state_account_count(st) + 1));
+    snprintf(number, sizeof number, "%011llu", (unsigned long long)ledger_state_account_count(st) + 1);
     iban_fr_build(LEDGER_IBAN_BANK_CODE, LEDGER_IBAN_BRANCH_CODE, number, d->iban);
     decide_apply_last(st, sink);
 }

@@ -691,7 +691,7 @@ static uint64_t projector_step(struct projector *p, uint64_t from, uint64_t to, 
             fprintf(stderr, "ledgerd: projector: event seq %llu does not apply to the operations projection; "
                             "it stops here (reads answer PROJECTION_LAGGING). Run 'ledgerctl verify', then "
                             "'ledgerctl rebuild --projection operations' on the stopped ledger\n",
-                    (unsigned long long)(last + 1));
+                    (unsigned long long)last + 1);
             p->failed = true;
             store_iter_free(it);
             return from;
