@@ -255,7 +255,6 @@ int64_t card_hold_ttl_ns(uint8_t category);
 #define API_OPERATIONS_PAGE_MAX 500          /* GET /v1/accounts/{id}/operations ?limit= */
 #define API_MIN_SEQ_WAIT_MS 2000             /* ?min_seq= waits at most this long: 503 after */
 #define API_STATEMENTS_PER_ACCOUNT_MAX 100000 /* GET /v1/accounts/{id}/statements (about 270 years daily) */
-#define API_STATEMENT_SCAN_MAX (1u << 20)    /* rows GET /v1/statements/{id} scans (no id index yet) */
 #define API_STATEMENT_ENTRIES_MAX (1u << 20) /* entries one statement download renders */
 _Static_assert(API_OPERATIONS_PAGE_DEFAULT <= API_OPERATIONS_PAGE_MAX, "the default page fits the max");
 

@@ -193,24 +193,13 @@ static enum ledger_err tp_rights_on(struct request *r, const struct ledger_id *a
     return access_store_rights(r->srv->store, r->who.third_party_id, account, rights);
 }
 
-/* The account a statement belongs to (bounded scan, as reads.c find_statement: no id index). */
+/* The account a statement belongs to (its index row, as reads.c find_statement). */
 static enum ledger_err statement_account(struct request *r, const struct ledger_id *id, struct ledger_id *account)
 {
-    static const uint8_t none[1] = {0};
-    struct store_iter *it = store_iter_prefix(r->srv->store, STORE_CF_PROJ_STATEMENTS, none, 0);
-    const uint8_t *k, *v;
-    size_t kl, vl;
-    enum ledger_err err = LEDGER_ERR_NOT_FOUND;
     struct statement s;
-    for (size_t n = 0; err == LEDGER_ERR_NOT_FOUND && n < API_STATEMENT_SCAN_MAX && store_iter_next(it, &k, &kl, &v, &vl);
-         n++)
-        if (statement_row_decode(v, vl, &s) && ledger_id_equal(&s.id, id)) {
-            *account = s.account_id;
-            err = LEDGER_ERR_OK;
-        }
-    if (err == LEDGER_ERR_NOT_FOUND && store_iter_failed(it))
-        err = LEDGER_ERR_IO;
-    store_iter_free(it);
+    enum ledger_err err = statement_by_id(r->srv->store, id, &s);
+    if (err == LEDGER_ERR_OK)
+        *account = s.account_id;
     return err;
 }
 

@@ -437,24 +437,19 @@ static void read_statements(struct request *r)
                json_pack("{s:o, s:I}", "statements", list, "seq", (json_int_t)projection_seq()));
 }
 
-/* Finds statement id: under account (16 bytes) when not NULL, else in the whole family (bounded
- * scan: no id index yet). Answers 404 (or 500 on a failed read) and returns false when not found. */
+/* Finds statement id (through its index row), and when account is not NULL only if it is that
+ * account's. Answers 404 (or 500 on a failed read) and returns false when not found. */
 static bool find_statement(struct request *r, const struct ledger_id *account, const struct ledger_id *id,
                            struct statement *out)
 {
-    static const uint8_t none[1] = {0};
-    struct store_iter *it = store_iter_prefix(r->srv->store, STORE_CF_PROJ_STATEMENTS,
-                                              account ? account->b : none, account ? 16 : 0);
-    const uint8_t *k, *v;
-    size_t kl, vl;
-    bool found = false;
-    for (size_t n = 0; !found && n < API_STATEMENT_SCAN_MAX && store_iter_next(it, &k, &kl, &v, &vl); n++)
-        found = statement_row_decode(v, vl, out) && ledger_id_equal(&out->id, id);
-    if (!api_iter_close(r, it, NULL, NULL))
-        return false;
-    if (!found)
+    enum ledger_err err = statement_by_id(r->srv->store, id, out);
+    if (err == LEDGER_ERR_OK && (account == NULL || ledger_id_equal(&out->account_id, account)))
+        return true;
+    if (err == LEDGER_ERR_OK || err == LEDGER_ERR_NOT_FOUND)
         reply_error(&r->reply, LEDGER_ERR_STATEMENT_NOT_FOUND, "statement_id", NULL);
-    return found;
+    else
+        reply_error(&r->reply, LEDGER_ERR_IO, NULL, "a read of the store failed; the answer would be incomplete");
+    return false;
 }
 
 /* The entries of s: proj_ops rows of the account booked in [start, end). *n set; caller frees.

@@ -35,8 +35,8 @@
 #define PROJECTOR_LINGER_MS 2
 #define PROJECTOR_NICE 5 /* off the answer path: commands and HTTP answers go first on busy cores */
 
-const int catchup_cfs[4] = {STORE_CF_PROJ_OPS, STORE_CF_PROJ_OP_ACCOUNTS, STORE_CF_PROJ_PENDING,
-                            STORE_CF_PROJ_STATEMENTS};
+const int catchup_cfs[CATCHUP_CF_COUNT] = {STORE_CF_PROJ_OPS, STORE_CF_PROJ_OP_ACCOUNTS, STORE_CF_PROJ_PENDING,
+                                           STORE_CF_PROJ_STATEMENTS, STORE_CF_PROJ_STATEMENT_IDS};
 
 struct hold {
     struct ledger_id hold_id;
@@ -214,9 +214,10 @@ bool operation_row_decode(const void *key, size_t klen, const void *row, size_t 
 bool catchup_format_current(struct store *st)
 {
     /* written with every checkpoint: absent on a new ledger (clearing its empty families is
-     * instant), on one from before format 2, and after a rebuild that did not finish */
+     * instant), on one from before format 2, and after a rebuild that did not finish; 2 on one
+     * from before the statement id index */
     uint64_t format = 0;
-    return store_meta_get_u64(st, FORMAT_KEY, &format) && format == OPERATION_ROW_VERSION;
+    return store_meta_get_u64(st, FORMAT_KEY, &format) && format == CATCHUP_FORMAT_VERSION;
 }
 
 bool catchup_reset_stale(struct store *st)
@@ -249,6 +250,21 @@ void catchup_clear(struct store *st)
 bool statement_row_decode(const void *row, size_t len, struct statement *out)
 {
     return get_row(row, len, out, sizeof *out);
+}
+
+enum ledger_err statement_by_id(struct store *st, const struct ledger_id *id, struct statement *out)
+{
+    char *key = NULL, *row = NULL;
+    size_t klen = 0, rlen = 0;
+    enum ledger_err err = store_get(st, STORE_CF_PROJ_STATEMENT_IDS, id->b, 16, &key, &klen);
+    if (err == LEDGER_ERR_OK)
+        err = klen == STATEMENT_KEY_BYTES ? store_get(st, STORE_CF_PROJ_STATEMENTS, key, klen, &row, &rlen)
+                                          : LEDGER_ERR_IO;
+    if (err == LEDGER_ERR_OK && !(statement_row_decode(row, rlen, out) && ledger_id_equal(&out->id, id)))
+        err = LEDGER_ERR_IO; /* an index row that names another row: damage, not absence */
+    free(key);
+    free(row);
+    return err;
 }
 
 void operation_key(const struct ledger_id *account, int64_t ts_ns, uint64_t seq, uint8_t leg,
@@ -443,7 +459,7 @@ void catchup_flush(struct catchup *c, struct store_batch *b, uint64_t seq)
     uint8_t raw[8];
     store_u64_be(seq, raw);
     store_batch_put(b, STORE_CF_META, CHECKPOINT_KEY, strlen(CHECKPOINT_KEY), raw, 8);
-    store_u64_be(OPERATION_ROW_VERSION, raw);
+    store_u64_be(CATCHUP_FORMAT_VERSION, raw);
     store_batch_put(b, STORE_CF_META, FORMAT_KEY, strlen(FORMAT_KEY), raw, 8);
 }
 
@@ -597,10 +613,11 @@ static enum ledger_err apply_period_closed(struct catchup *c, const struct event
         s.entries = a->period_operations;
         s.sealed_seq = ev->seq;
         s.sealed_ns = ev->ts_ns;
-        uint8_t key[24];
+        uint8_t key[STATEMENT_KEY_BYTES];
         memcpy(key, a->account_id.b, 16);
         store_u64_be((uint64_t)d->start_ns, key + 16);
         put_row(b, STORE_CF_PROJ_STATEMENTS, key, sizeof key, &s, sizeof s);
+        store_batch_put(b, STORE_CF_PROJ_STATEMENT_IDS, s.id.b, 16, key, sizeof key);
         a->last_closing = a->posted;
         a->period_debits = a->period_credits = 0;
         a->period_operations = 0;

@@ -236,6 +236,7 @@ bool auth_row_decode(const void *row, size_t len, struct authorization *out);
  *   proj_op_accounts account (16)                                   -> struct op_account (running totals)
  *   proj_pending     account (16) + first seq of the hold (8, BE)   -> hold id (16) + held (8, BE)
  *   proj_statements  account (16) + period start ns (8, BE)         -> struct statement row
+ *   proj_statement_ids statement id (16)                            -> its proj_statements key (24)
  * (time-ordered keys: the balance at an instant is one backward seek; a page is one forward scan) */
 
 enum op_direction { OP_DEBIT = 1, OP_CREDIT = 2 };
@@ -343,7 +344,8 @@ uint64_t catchup_checkpoint(struct store *st);
 /* The column families of the catch-up projection and their digest: a running SHA-256, acc =
  * SHA-256(acc || family index (1) || key length (8, BE) || key || value length (8, BE) || value), from
  * 32 zero bytes, over every pair of each family in key order. Equal for live and rebuilt stores. */
-extern const int catchup_cfs[4];
+#define CATCHUP_CF_COUNT 5
+extern const int catchup_cfs[CATCHUP_CF_COUNT];
 void catchup_digest(struct store *st, uint8_t out[LEDGER_HASH_LEN]);
 
 /* The live projector: a thread that follows the committed log. */
@@ -371,6 +373,14 @@ size_t operation_row_encode(const struct operation *op, uint8_t out[OPERATION_RO
 /* false unless key is an operation key and row a well-formed format 2 row. */
 bool operation_row_decode(const void *key, size_t klen, const void *row, size_t len, struct operation *out);
 bool statement_row_decode(const void *row, size_t len, struct statement *out);
+#define STATEMENT_KEY_BYTES 24 /* account (16) + period start ns (8, BE) */
+/* The statement with this id, through proj_statement_ids: one point read each, whatever the number
+ * of statements. LEDGER_ERR_OK, NOT_FOUND, or IO (a failed read, or an index row that does not lead
+ * to that statement). */
+enum ledger_err statement_by_id(struct store *st, const struct ledger_id *id, struct statement *out);
+/* What meta "catchup_format" says when the rows are current: 2 = operation rows of format 2;
+ * 3 = the same and proj_statement_ids. A projection written in an older format is rebuilt. */
+#define CATCHUP_FORMAT_VERSION 3u
 /* Whether the projection's rows are in the current format: meta "catchup_format", written with
  * every checkpoint, names it. ledgerd clears a projection that is not (older rows, a rebuild cut
  * short, or a new ledger's empty families) and its projector builds it from the log. */

@@ -29,7 +29,7 @@ static const char *const cf_names[STORE_CF_COUNT] = {
     "events",    "streams",           "idempotency", "meta",           "proj_accounts", "proj_holders",
     "proj_balances", "proj_cards", "proj_account_cards", "proj_auths", "proj_card_auths",
     "proj_ops", "proj_op_accounts", "proj_pending", "proj_statements", "credentials", "proj_clients",
-    "proj_third_parties", "proj_kyc",
+    "proj_third_parties", "proj_kyc", "proj_statement_ids",
 };
 
 struct store {

@@ -9,7 +9,7 @@
  *   proj_accounts 16-byte account id              -> account record: identity, state (projections/)
  *   proj_balances 16-byte account id              -> the four balance counters + last seq (40 bytes)
  *   proj_cards, proj_account_cards, proj_auths, proj_card_auths: cards (projections.h)
- *   proj_ops, proj_op_accounts, proj_pending, proj_statements: the catch-up projection, written
+ *   proj_ops, proj_op_accounts, proj_pending, proj_statements, proj_statement_ids: the catch-up projection, written
  *   by the projector thread with store_commit_async (projections.h)
  *   proj_holders  holder id + 0x00 + account id   -> empty (accounts per holder)
  *
@@ -55,6 +55,7 @@ enum store_cf {
     STORE_CF_PROJ_CLIENTS,
     STORE_CF_PROJ_THIRD_PARTIES,
     STORE_CF_PROJ_KYC, /* holder id -> identification row */
+    STORE_CF_PROJ_STATEMENT_IDS, /* statement id -> its proj_statements key (catch-up, projections.h) */
     STORE_CF_COUNT,
 };
 

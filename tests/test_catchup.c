@@ -214,7 +214,13 @@ Test(catchup, operations_statements_and_rebuild, .timeout = 60)
     cr_expect_eq(s.entries, 3);
     cr_expect_eq(s.opening + s.total_credits - s.total_debits, s.closing);
 
-    for (size_t f = 0; f < 4; f++)
+    struct statement by_id;
+    cr_assert_eq(statement_by_id(st, &s.id, &by_id), LEDGER_ERR_OK, "the statement is found by its id");
+    cr_expect_eq(memcmp(&by_id, &s, sizeof s), 0);
+    struct ledger_id unknown = ledger_id_new_v7();
+    cr_expect_eq(statement_by_id(st, &unknown, &by_id), LEDGER_ERR_NOT_FOUND);
+
+    for (size_t f = 0; f < CATCHUP_CF_COUNT; f++)
         store_cf_clear(st, (enum store_cf)catchup_cfs[f]);
     store_meta_put_u64(st, "catchup_seq", 0);
     uint8_t d2[LEDGER_HASH_LEN];
