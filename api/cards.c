@@ -21,7 +21,7 @@
 #include "api/internal.h"
 #include "store/store.h"
 
-#define NS_PER_DAY (86400ll * 1000000000ll)
+#define NS_PER_DAY (86400LL * 1000000000LL)
 
 static int64_t hold_ttl_final_ns = LEDGER_HOLD_EXPIRY_DAYS_DEFAULT * NS_PER_DAY;
 static int64_t hold_ttl_pre_ns = LEDGER_PREAUTH_EXPIRY_DAYS_DEFAULT * NS_PER_DAY;

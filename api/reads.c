@@ -25,7 +25,7 @@
 #include "api/internal.h"
 #include "store/store.h"
 
-#define NS_PER_S 1000000000ll
+#define NS_PER_S 1000000000LL
 #define PENDING_KEY_BYTES 24 /* account (16) + first seq of the hold (8) */
 #define CURSOR_KEY_BYTES_MAX OPERATION_KEY_BYTES
 

@@ -463,7 +463,7 @@ static json_t *result_doc(const struct cmd *c, int *status)
         *status = ledger_err_http_status(c->result);
         return api_error_doc(c->result, c->field, NULL);
     }
-    if (c->type == CMD_OPEN_ACCOUNT || c->type != CMD_TRANSFERS) {
+    if (c->type != CMD_TRANSFERS) { /* the account commands: open, block, unblock, close */
         *status = c->type == CMD_OPEN_ACCOUNT ? 201 : 200;
         return account_doc(&c->account);
     }

@@ -52,9 +52,9 @@
 #define LEDGER_ACCOUNTS_PAGE_MAX 1000    /* GET /v1/accounts?holder_id= */
 
 /* Idempotency records are kept at least this long (nanoseconds). */
-#define LEDGER_IDEMPOTENCY_RETENTION_NS (24ll * 3600 * 1000000000ll)
+#define LEDGER_IDEMPOTENCY_RETENTION_NS (24LL * 3600 * 1000000000LL)
 /* ... and purged (a compaction of their family) each time another hour of them has expired. */
-#define LEDGER_IDEMPOTENCY_PURGE_EVERY_NS (3600ll * 1000000000ll)
+#define LEDGER_IDEMPOTENCY_PURGE_EVERY_NS (3600LL * 1000000000LL)
 
 /* Outbox. */
 #define LEDGER_OUTBOX_WINDOW_MAX 4096    /* async publishes in flight before waiting for acks */

@@ -524,7 +524,7 @@ static int64_t month_of_days(int64_t days)
 
 void card_spend_keys(int64_t ts_ns, uint32_t *day, uint32_t *week, uint32_t *month)
 {
-    int64_t days = floor_div(ts_ns, 86400ll * 1000000000ll);
+    int64_t days = floor_div(ts_ns, 86400LL * 1000000000LL);
     *day = (uint32_t)days;
     /* 1970-01-01 was a Thursday: week 0 began on Monday 1969-12-29 */
     *week = (uint32_t)floor_div(days + 3, 7);

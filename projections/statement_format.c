@@ -25,7 +25,7 @@
 #include "events/events.h"
 #include "projections/projections.h"
 
-#define NS_PER_S 1000000000ll
+#define NS_PER_S 1000000000LL
 #define TIME_TEXT_MAX 48 /* "-292277026596-12-04T15:30:07.999999999Z" and a margin */
 #define DATE_TEXT_MAX 24
 #define AMOUNT_TEXT_MAX 32

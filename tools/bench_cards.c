@@ -38,7 +38,7 @@
 #define BENCH_CARDS_REQUESTS_MAX (1u << 22) /* requests one run may send (latency slots) */
 #define BENCH_CARDS_DRAIN_S 10.0            /* wait this long for the last replies */
 #define BENCH_CARDS_HTTP_BUF 65536
-#define BENCH_CARDS_DEPOSIT 100000000000ll  /* minor units per account: never the limiting factor */
+#define BENCH_CARDS_DEPOSIT 100000000000LL  /* minor units per account: never the limiting factor */
 
 /* ---- a minimal blocking HTTP/1.1 client for the set-up ----------------------------------------- */
 
