@@ -9,8 +9,8 @@
  *   proj_accounts 16-byte account id              -> account record: identity, state (projections/)
  *   proj_balances 16-byte account id              -> the four balance counters + last seq (40 bytes)
  *   proj_cards, proj_account_cards, proj_auths, proj_card_auths: cards (projections.h)
- *   proj_ops, proj_op_accounts, proj_pending, proj_statements, proj_statement_ids: the catch-up projection, written
- *   by the projector thread with store_commit_async (projections.h)
+ *   proj_ops, proj_op_accounts, proj_pending, proj_statements, proj_statement_ids: the catch-up
+ *   projection, written by the projector thread with store_commit_async (projections.h)
  *   proj_holders  holder id + 0x00 + account id   -> empty (accounts per holder)
  *
  * Writes go through a store_batch committed with sync=true; a batch carries its events, their
