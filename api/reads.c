@@ -443,13 +443,12 @@ static bool find_statement(struct request *r, const struct ledger_id *account, c
                            struct statement *out)
 {
     enum ledger_err err = statement_by_id(r->srv->store, id, out);
-    if (err == LEDGER_ERR_OK && (account == NULL || ledger_id_equal(&out->account_id, account)))
-        return true;
-    if (err == LEDGER_ERR_OK || err == LEDGER_ERR_NOT_FOUND)
-        reply_error(&r->reply, LEDGER_ERR_STATEMENT_NOT_FOUND, "statement_id", NULL);
-    else
-        reply_error(&r->reply, LEDGER_ERR_IO, NULL, "a read of the store failed; the answer would be incomplete");
-    return false;
+    if (err == LEDGER_ERR_OK && account != NULL && !ledger_id_equal(&out->account_id, account))
+        err = LEDGER_ERR_NOT_FOUND; /* another account's */
+    if (err != LEDGER_ERR_OK)
+        reply_error(&r->reply, err == LEDGER_ERR_NOT_FOUND ? LEDGER_ERR_STATEMENT_NOT_FOUND : err, "statement_id",
+                    NULL);
+    return err == LEDGER_ERR_OK;
 }
 
 /* The entries of s: proj_ops rows of the account booked in [start, end). *n set; caller frees.

@@ -369,7 +369,8 @@ enum ledger_err ledger_clock_set(struct ledger_clock *c, int64_t now_ns);
  * configure statement periods (the zone must be the process's TZ).
  * With st (NULL: none), a second thread expires idempotency records: at every tick it sets st's
  * horizon to sequencer_now() - LEDGER_IDEMPOTENCY_RETENTION_NS and, each time that horizon has
- * moved LEDGER_IDEMPOTENCY_PURGE_EVERY_NS past the last purge's, runs store_idempotency_purge()
+ * moved LEDGER_IDEMPOTENCY_PURGE_EVERY_NS past the last purge's (or the first it saw: none at
+ * start-up), runs store_idempotency_purge()
  * (a compaction: on its own thread so that expiries and seals never wait for it). */
 struct scheduler;
 struct scheduler *scheduler_start(struct sequencer *s, struct store *st, unsigned interval_ms, uint8_t period_kind,

@@ -111,7 +111,11 @@ static void *purge_main(void *arg)
             continue;
         int64_t horizon = now - LEDGER_IDEMPOTENCY_RETENTION_NS;
         store_idempotency_set_horizon(sc->st, horizon);
-        if (sc->purged_horizon_ns != 0 && horizon - sc->purged_horizon_ns < LEDGER_IDEMPOTENCY_PURGE_EVERY_NS)
+        if (sc->purged_horizon_ns == 0) { /* no compaction at start-up: the first purge is an hour on */
+            sc->purged_horizon_ns = horizon;
+            continue;
+        }
+        if (horizon - sc->purged_horizon_ns < LEDGER_IDEMPOTENCY_PURGE_EVERY_NS)
             continue;
         sc->purged_horizon_ns = horizon;
         pthread_mutex_unlock(&sc->mu);

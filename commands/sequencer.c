@@ -29,8 +29,6 @@
 #include "commands/commands.h"
 #include "store/store.h"
 
-#define IDEM_HEADER_BYTES (LEDGER_HASH_LEN + 8 + 2)
-
 const unsigned latency_us_bounds[LATENCY_BOUNDS] = {50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 5000, 10000};
 
 /* An answer recorded under an idempotency key in a stage not yet known to be on disk. Owns copies
@@ -144,12 +142,12 @@ static bool idem_check(struct sequencer *s, const struct stage *sg, const struct
     if (store_get(s->store, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, &val, &vlen) != LEDGER_ERR_OK)
         return false;
     bool answered = false;
-    if (vlen >= IDEM_HEADER_BYTES) {
+    if (vlen >= STORE_IDEM_HEADER_BYTES) {
         const uint8_t *v = (const uint8_t *)val;
-        int64_t ts = (int64_t)store_be_u64(v + LEDGER_HASH_LEN);
+        int64_t ts = (int64_t)store_be_u64(v + STORE_IDEM_TS_AT);
         if (c->now_ns - ts <= LEDGER_IDEMPOTENCY_RETENTION_NS)
-            answered = idem_answer(c, v, v[LEDGER_HASH_LEN + 8] << 8 | v[LEDGER_HASH_LEN + 9],
-                                   val + IDEM_HEADER_BYTES, vlen - IDEM_HEADER_BYTES);
+            answered = idem_answer(c, v, v[STORE_IDEM_STATUS_AT] << 8 | v[STORE_IDEM_STATUS_AT + 1],
+                                   val + STORE_IDEM_HEADER_BYTES, vlen - STORE_IDEM_HEADER_BYTES);
     }
     free(val);
     return answered;
@@ -159,17 +157,17 @@ static bool idem_check(struct sequencer *s, const struct stage *sg, const struct
 static void idem_record(struct sequencer *s, struct stage *sg, struct cmd *c, size_t index)
 {
     int status = 0;
-    size_t len = c->render(c, &status, s->render_buf + IDEM_HEADER_BYTES,
-                           LEDGER_HTTP_RESPONSE_BYTES_MAX - IDEM_HEADER_BYTES);
+    size_t len = c->render(c, &status, s->render_buf + STORE_IDEM_HEADER_BYTES,
+                           LEDGER_HTTP_RESPONSE_BYTES_MAX - STORE_IDEM_HEADER_BYTES);
     if (len == 0)
         return; /* too large to keep: the key then behaves as unseen (documented) */
     uint8_t *hdr = (uint8_t *)s->render_buf;
     memcpy(hdr, c->request_hash, LEDGER_HASH_LEN);
-    store_u64_be((uint64_t)c->now_ns, hdr + LEDGER_HASH_LEN);
-    hdr[LEDGER_HASH_LEN + 8] = (uint8_t)(status >> 8);
-    hdr[LEDGER_HASH_LEN + 9] = (uint8_t)status;
+    store_u64_be((uint64_t)c->now_ns, hdr + STORE_IDEM_TS_AT);
+    hdr[STORE_IDEM_STATUS_AT] = (uint8_t)(status >> 8);
+    hdr[STORE_IDEM_STATUS_AT + 1] = (uint8_t)status;
     store_batch_put(sg->batch, STORE_CF_IDEMPOTENCY, c->idem_key, c->idem_key_len, s->render_buf,
-                    IDEM_HEADER_BYTES + len);
+                    STORE_IDEM_HEADER_BYTES + len);
     struct rendered *r = &sg->rendered[index];
     memcpy(r->key, c->idem_key, c->idem_key_len);
     r->key_len = c->idem_key_len;
@@ -178,7 +176,7 @@ static void idem_record(struct sequencer *s, struct stage *sg, struct cmd *c, si
     r->len = len;
     r->body = malloc(len);
     LEDGER_ASSERT(r->body != NULL);
-    memcpy(r->body, s->render_buf + IDEM_HEADER_BYTES, len);
+    memcpy(r->body, s->render_buf + STORE_IDEM_HEADER_BYTES, len);
 }
 
 /* ---- one batch -------------------------------------------------------------------------------- */

@@ -113,17 +113,15 @@ static bool rocks_failed(char **errptr, const char *what, char *err, size_t err_
  * most LEDGER_IDEMPOTENCY_RETENTION_NS old, so one older than the horizon (now minus that) can never
  * answer again. Compactions of the family drop those: a removed record becomes a tombstone, so no
  * older version of its key comes back. */
-#define IDEM_TS_OFFSET LEDGER_HASH_LEN
-
 static unsigned char idem_filter(void *arg, int level, const char *key, size_t klen, const char *val, size_t vlen,
                                  char **new_val, size_t *new_vlen, unsigned char *changed)
 {
     (void)level, (void)key, (void)klen, (void)new_val, (void)new_vlen;
     struct store *st = arg;
     *changed = 0;
-    if (vlen < IDEM_TS_OFFSET + 8)
+    if (vlen < STORE_IDEM_TS_AT + 8)
         return 0; /* not a record this code wrote: kept */
-    int64_t ts = (int64_t)store_be_u64((const uint8_t *)val + IDEM_TS_OFFSET);
+    int64_t ts = (int64_t)store_be_u64((const uint8_t *)val + STORE_IDEM_TS_AT);
     if (ts >= __atomic_load_n(&st->idem_horizon_ns, __ATOMIC_ACQUIRE))
         return 0;
     __atomic_add_fetch(&st->idem_purged, 1, __ATOMIC_RELAXED);

@@ -5,6 +5,7 @@
  *   events        u64 BE seq                      -> encoded event record (gap-free from 1)
  *   streams       16-byte stream id + u64 BE ver  -> u64 BE seq
  *   idempotency   client id + 0x00 + key          -> request hash (32) + ts_ns (8) + status (2) + body
+ *                                                    (STORE_IDEM_*: the sequencer writes, the purge reads)
  *   meta          ASCII key                       -> value (ledger id, chain head, outbox watermark, format)
  *   proj_accounts 16-byte account id              -> account record: identity, state (projections/)
  *   proj_balances 16-byte account id              -> the four balance counters + last seq (40 bytes)
@@ -179,6 +180,12 @@ void store_meta_put_str(struct store *st, const char *key, const char *value);
 /* ---- helpers ---------------------------------------------------------------------------------- */
 void store_u64_be(uint64_t v, uint8_t out[8]);
 uint64_t store_be_u64(const uint8_t in[8]);
+
+/* An idempotency record's value: the request's hash, the time of the answer (Unix ns, BE), its
+ * HTTP status (BE), then its body. */
+#define STORE_IDEM_TS_AT LEDGER_HASH_LEN
+#define STORE_IDEM_STATUS_AT (LEDGER_HASH_LEN + 8)
+#define STORE_IDEM_HEADER_BYTES (LEDGER_HASH_LEN + 8 + 2)
 
 /* ---- idempotency expiry ----
  * Records of the idempotency family older than the horizon (Unix ns) can never answer again (the

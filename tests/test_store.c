@@ -632,11 +632,11 @@ Test(store, hashed_family_scans)
 /* An idempotency record as the sequencer writes it: request hash (32), time (8, BE), status, body. */
 static void put_idem_record(struct store_batch *b, const char *key, int64_t ts_ns)
 {
-    uint8_t val[32 + 8 + 2 + 4] = {0};
-    store_u64_be((uint64_t)ts_ns, val + 32);
-    val[32 + 8] = 201 >> 8;
-    val[32 + 8 + 1] = 201 & 0xff;
-    memcpy(val + 42, "body", 4);
+    uint8_t val[STORE_IDEM_HEADER_BYTES + 4] = {0};
+    store_u64_be((uint64_t)ts_ns, val + STORE_IDEM_TS_AT);
+    val[STORE_IDEM_STATUS_AT] = 201 >> 8;
+    val[STORE_IDEM_STATUS_AT + 1] = 201 & 0xff;
+    memcpy(val + STORE_IDEM_HEADER_BYTES, "body", 4);
     store_batch_put(b, STORE_CF_IDEMPOTENCY, key, strlen(key), val, sizeof val);
 }
 
